@@ -1,0 +1,76 @@
+# snakepit: `make` builds build/snakepit, `make run` serves the game,
+# `make test` runs every test (also under ASan+UBSan), `make bench` measures.
+CC       ?= cc
+BUILD    ?= build
+SAN      ?=
+PKGS      = libuv libcrypto jansson sqlite3
+CPPFLAGS += -Isrc -I$(BUILD)/gen -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -fno-strict-aliasing -pthread
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lwslay -lpthread -lm
+ifeq ($(SAN),1)
+CFLAGS   += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+SRC      := $(wildcard src/*/*.c)
+OBJ      := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRC)) $(BUILD)/obj/gen/web_assets.o
+LIBOBJ   := $(filter-out $(BUILD)/obj/app/main.o,$(OBJ))
+WEB      := $(sort $(wildcard web/*))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all run test test-unit test-integration test-browser deps bench fuzz format clean
+all: $(BUILD)/snakepit
+
+$(BUILD)/snakepit: $(OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CFLAGS)
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -c -o $@ $<
+
+# The web client is compiled into the binary so that `make run` needs no files.
+$(BUILD)/tools/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O1 -Wall -Wextra -Werror -o $@ $<
+$(BUILD)/gen/web_assets.c: $(BUILD)/tools/embed $(WEB)
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed $@ $(WEB)
+$(BUILD)/obj/gen/web_assets.o: $(BUILD)/gen/web_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBOBJ) $(LDLIBS)
+
+deps:
+	@scripts/deps.sh build
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/snakepit --data ./data
+
+units: $(UNIT_BIN)
+
+# The whole suite: unit + integration + browser, then unit + integration
+# again under AddressSanitizer and UndefinedBehaviorSanitizer.
+test:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory all units
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 all units
+	@tests/run.sh
+
+bench:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -C bench
+
+format:
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h tools/*.c
+
+clean:
+	rm -rf build
+
+-include $(OBJ:.o=.d)

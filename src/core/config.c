@@ -1,0 +1,221 @@
+#include "core/config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+void sp_config_default(sp_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  strcpy(cfg->host, "0.0.0.0");
+  cfg->port = 8080;
+  strcpy(cfg->data_dir, "./data");
+  cfg->tick_rate = 10.0;
+  cfg->max_players = 10;
+  cfg->field_w = 50;
+  cfg->field_h = 25;
+  cfg->max_message = 4096;
+  cfg->max_queue = 1024 * 1024;
+  cfg->log_level = SP_LOG_INFO;
+}
+
+static const char sp__usage[] =
+    "Usage: snakepit [OPTION]...\n"
+    "A real-time multiplayer Snakepit game server: the web client at /,\n"
+    "WebSocket play at /connect?room=NAME.\n"
+    "\n"
+    "  --host ADDR          address to listen on (default 0.0.0.0)\n"
+    "  --port N             TCP port, 0 for any free one (default 8080, or $PORT)\n"
+    "  --data DIR           where the top scores live, created if missing "
+    "(default ./data)\n"
+    "  --static DIR         serve the web client from DIR instead of the "
+    "built-in copy\n"
+    "  --tick-rate HZ       game ticks per second, a decimal number (default "
+    "10)\n"
+    "  --max-players N      live snakes per room (default 10)\n"
+    "  --field WxH          field size in cells, each side 11..1000 (default "
+    "50x25)\n"
+    "  --seed N             fixed random seed, for reproducible games\n"
+    "  --max-message BYTES  largest client message (default 4096)\n"
+    "  --max-queue BYTES    outgoing bytes a connection may have queued "
+    "(default 1048576)\n"
+    "  --log-level LEVEL    debug, info, warn or error (default info)\n"
+    "  --help               show this help and exit\n"
+    "  --version            show the version and exit\n";
+
+static int sp__bad(const char *opt, const char *val, const char *why) {
+  fprintf(stderr, "snakepit: invalid value for --%s: '%s' (%s)\n", opt, val,
+          why);
+  return 2;
+}
+
+/* Parses a whole decimal integer in [lo, hi]; 0 on success. */
+static int sp__parse_int(const char *s, long long lo, long long hi,
+                         long long *out) {
+  char *end;
+  errno = 0;
+  if (*s == '\0' || *s == ' ' || *s == '+')
+    return -1;
+  long long v = strtoll(s, &end, 10);
+  if (errno || *end != '\0' || v < lo || v > hi)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+static int sp__parse_u64(const char *s, uint64_t *out) {
+  char *end;
+  errno = 0;
+  if (*s < '0' || *s > '9')
+    return -1;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end != '\0')
+    return -1;
+  *out = v;
+  return 0;
+}
+
+static int sp__parse_port(const char *s, int *port) {
+  long long v;
+  if (sp__parse_int(s, 0, 65535, &v))
+    return -1;
+  *port = (int)v;
+  return 0;
+}
+
+int sp_config_parse(sp_config *cfg, int argc, char **argv,
+                    const char *env_port) {
+  enum {
+    O_HOST = 256, O_PORT, O_DATA, O_STATIC, O_TICK, O_MAXP, O_FIELD, O_SEED,
+    O_MAXMSG, O_MAXQ, O_LOG, O_HELP, O_VERSION
+  };
+  static const struct option opts[] = {
+      {"host", required_argument, NULL, O_HOST},
+      {"port", required_argument, NULL, O_PORT},
+      {"data", required_argument, NULL, O_DATA},
+      {"static", required_argument, NULL, O_STATIC},
+      {"tick-rate", required_argument, NULL, O_TICK},
+      {"max-players", required_argument, NULL, O_MAXP},
+      {"field", required_argument, NULL, O_FIELD},
+      {"seed", required_argument, NULL, O_SEED},
+      {"max-message", required_argument, NULL, O_MAXMSG},
+      {"max-queue", required_argument, NULL, O_MAXQ},
+      {"log-level", required_argument, NULL, O_LOG},
+      {"help", no_argument, NULL, O_HELP},
+      {"version", no_argument, NULL, O_VERSION},
+      {NULL, 0, NULL, 0},
+  };
+
+  if (env_port && *env_port && sp__parse_port(env_port, &cfg->port)) {
+    fprintf(stderr, "snakepit: invalid value for PORT: '%s' (0..65535)\n",
+            env_port);
+    return 2;
+  }
+
+  opterr = 0;
+  optind = 1;
+  for (;;) {
+    int c = getopt_long(argc, argv, ":", opts, NULL);
+    if (c == -1)
+      break;
+    const char *v = optarg;
+    long long n;
+    switch (c) {
+    case O_HOST:
+      if (strlen(v) == 0 || strlen(v) >= sizeof cfg->host)
+        return sp__bad("host", v, "an IPv4 or IPv6 address");
+      strcpy(cfg->host, v);
+      break;
+    case O_PORT:
+      if (sp__parse_port(v, &cfg->port))
+        return sp__bad("port", v, "0..65535");
+      break;
+    case O_DATA:
+      if (strlen(v) == 0 || strlen(v) >= sizeof cfg->data_dir)
+        return sp__bad("data", v, "a directory path");
+      strcpy(cfg->data_dir, v);
+      break;
+    case O_STATIC:
+      if (strlen(v) == 0 || strlen(v) >= sizeof cfg->static_dir)
+        return sp__bad("static", v, "a directory path");
+      strcpy(cfg->static_dir, v);
+      break;
+    case O_TICK: {
+      char *end;
+      errno = 0;
+      double hz = strtod(v, &end);
+      if (errno || end == v || *end != '\0' || !isfinite(hz) || hz < 0.1 ||
+          hz > 1000)
+        return sp__bad("tick-rate", v, "a number from 0.1 to 1000");
+      cfg->tick_rate = hz;
+      break;
+    }
+    case O_MAXP:
+      if (sp__parse_int(v, 1, 1000, &n))
+        return sp__bad("max-players", v, "1..1000");
+      cfg->max_players = (int)n;
+      break;
+    case O_FIELD: {
+      char w[16], h[16];
+      const char *x = strchr(v, 'x');
+      long long fw, fh;
+      if (!x || x == v || (size_t)(x - v) >= sizeof w || strlen(x + 1) >= sizeof h)
+        return sp__bad("field", v, "WxH, each side 11..1000");
+      memcpy(w, v, (size_t)(x - v));
+      w[x - v] = '\0';
+      strcpy(h, x + 1);
+      if (sp__parse_int(w, SP_MIN_FIELD, SP_MAX_FIELD, &fw) ||
+          sp__parse_int(h, SP_MIN_FIELD, SP_MAX_FIELD, &fh))
+        return sp__bad("field", v, "WxH, each side 11..1000");
+      cfg->field_w = (int)fw;
+      cfg->field_h = (int)fh;
+      break;
+    }
+    case O_SEED:
+      if (sp__parse_u64(v, &cfg->seed))
+        return sp__bad("seed", v, "a non-negative integer");
+      cfg->has_seed = 1;
+      break;
+    case O_MAXMSG:
+      if (sp__parse_int(v, 16, 16 * 1024 * 1024, &n))
+        return sp__bad("max-message", v, "16..16777216");
+      cfg->max_message = (size_t)n;
+      break;
+    case O_MAXQ:
+      if (sp__parse_int(v, 1024, 1LL << 32, &n))
+        return sp__bad("max-queue", v, "1024..4294967296");
+      cfg->max_queue = (size_t)n;
+      break;
+    case O_LOG: {
+      int l = sp_log_parse_level(v);
+      if (l < 0)
+        return sp__bad("log-level", v, "debug, info, warn or error");
+      cfg->log_level = l;
+      break;
+    }
+    case O_HELP:
+      fputs(sp__usage, stdout);
+      return 1;
+    case O_VERSION:
+      printf("snakepit %s\n", SP_VERSION);
+      return 1;
+    case ':':
+      fprintf(stderr, "snakepit: option %s needs a value\n", argv[optind - 1]);
+      return 2;
+    default:
+      fprintf(stderr, "snakepit: unknown option '%s' (see --help)\n",
+              argv[optind - 1]);
+      return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "snakepit: unexpected argument '%s' (see --help)\n",
+            argv[optind]);
+    return 2;
+  }
+  return 0;
+}

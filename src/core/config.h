@@ -1,0 +1,39 @@
+/* config: the command line. Every option has an embedded default, so the
+ * server runs with no arguments at all. */
+#ifndef SP_CONFIG_H
+#define SP_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SP_VERSION "0.1.0"
+
+typedef struct sp_config {
+  char host[64];
+  int port;              /* 0 = any free port (logged at start) */
+  char data_dir[1024];
+  char static_dir[1024]; /* empty = the built-in client */
+  double tick_rate;      /* ticks per second */
+  int max_players;       /* live snakes per room */
+  int field_w, field_h;
+  int has_seed;
+  uint64_t seed;
+  size_t max_message;    /* largest client message, bytes */
+  size_t max_queue;      /* outgoing bytes queued per connection */
+  int log_level;         /* sp_log_level */
+} sp_config;
+
+/* Smallest field side: a newborn snake is born at least INIT_LENGTH + 2
+ * cells from every border. */
+#define SP_INIT_LENGTH 3
+#define SP_MIN_FIELD (2 * (SP_INIT_LENGTH + 2) + 1)
+#define SP_MAX_FIELD 1000
+
+void sp_config_default(sp_config *cfg);
+
+/* Parses argv (and the PORT environment variable, which a --port flag
+ * overrides). Returns 0 to run, 1 when --help or --version was printed
+ * (exit 0), or 2 after printing one line naming the bad option (exit 2). */
+int sp_config_parse(sp_config *cfg, int argc, char **argv, const char *env_port);
+
+#endif

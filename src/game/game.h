@@ -1,0 +1,92 @@
+/* game: the rules of Snakepit (PROTOCOL.md), pure: no sockets, no JSON, no
+ * clock. Everything random comes from the game's own seeded generator, so the
+ * same seed and the same calls give the same events.
+ *
+ * Every change to the field is reported as an event (a render, a score, a
+ * death) in the order it happened; the caller reads them with
+ * sp_game_events() and clears them with sp_game_clear_events(). The room turns
+ * them into protocol frames. */
+#ifndef SP_GAME_H
+#define SP_GAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SP_NUM_COLORS 6
+#define SP_GAME_OVER_TEXT " >>> GAME OVER <<< "
+
+typedef struct sp_game sp_game;
+
+/* Directions, in the order of the arrow key codes 37..40. */
+enum { SP_DIR_LEFT, SP_DIR_UP, SP_DIR_RIGHT, SP_DIR_DOWN };
+
+typedef struct sp_cell {
+  char ch;       /* ' ' when empty */
+  uint8_t color; /* 0 for empty cells, stones, corpses and text */
+} sp_cell;
+
+typedef struct sp_game_config {
+  int width, height;
+  int max_snakes;
+  int init_length;
+  double digit_rate; /* per moving snake per tick */
+  double stone_rate; /* per tick */
+  uint64_t seed;
+} sp_game_config;
+
+typedef enum { SP_EV_RENDER, SP_EV_SCORE, SP_EV_DEATH } sp_event_type;
+
+typedef struct sp_event {
+  sp_event_type type;
+  uint32_t id;    /* SCORE, DEATH: the snake's player id */
+  uint32_t score; /* SCORE, DEATH: its score now */
+  uint16_t x, y;  /* RENDER */
+  char ch;        /* RENDER */
+  uint8_t color;  /* RENDER */
+} sp_event;
+
+/* Fills in the defaults of PROTOCOL.md (50x25, 10 snakes, length 3, 6 %). */
+void sp_game_config_default(sp_game_config *cfg);
+
+/* Creates a game with an empty field. Returns 0 or SP_EINVAL / SP_ENOMEM.
+ * The caller owns *out and releases it with sp_game_free(). */
+int sp_game_new(const sp_game_config *cfg, sp_game **out);
+void sp_game_free(sp_game *g);
+
+/* Clears the field and removes every snake (a new game, or recovery after
+ * an error). Emits no events: the caller announces `reset_world`. */
+void sp_game_reset(sp_game *g);
+
+/* Gives player `id` a snake; it is born at the next tick. Returns 0,
+ * SP_EEXIST if it already has a live snake or SP_EFULL at the maximum.
+ * *color receives the snake's colour (1..6). */
+int sp_game_join(sp_game *g, uint32_t id, uint8_t *color);
+
+/* Turns the snake of `id` (dir: SP_DIR_*). A turn back onto its own neck
+ * is ignored. Returns 1 if the direction changed, 0 otherwise. */
+int sp_game_turn(sp_game *g, uint32_t id, int dir);
+
+/* Kills the snake of `id` now (its player left). No-op without one. */
+void sp_game_kill(sp_game *g, uint32_t id);
+
+/* One step of the game for every live snake, in join order. */
+void sp_game_tick(sp_game *g);
+
+int sp_game_alive(const sp_game *g, uint32_t id);
+size_t sp_game_live_count(const sp_game *g);
+/* The i-th live snake in join order, 0 <= i < sp_game_live_count(). */
+void sp_game_snake(const sp_game *g, size_t i, uint32_t *id, uint8_t *color,
+                   uint32_t *score);
+
+const sp_event *sp_game_events(const sp_game *g, size_t *n);
+void sp_game_clear_events(sp_game *g);
+
+/* Non-zero after an allocation failed inside the game: its state may be
+ * incomplete, and the caller must reset it (sp_game_reset). */
+int sp_game_failed(const sp_game *g);
+
+int sp_game_width(const sp_game *g);
+int sp_game_height(const sp_game *g);
+sp_cell sp_game_cell(const sp_game *g, int x, int y);
+
+#endif

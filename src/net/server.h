@@ -1,0 +1,74 @@
+/* server: the network layer on libuv. It listens, reads HTTP requests,
+ * serves the client's files, upgrades /connect to WebSocket and moves bytes;
+ * it knows nothing of snakes. What a WebSocket connection means is decided
+ * by the handler (the room layer) through four callbacks.
+ *
+ * Lifecycle, as libuv's handles: sp_server_start() → use →
+ * sp_server_shutdown() → when the loop has drained, sp_server_free(). */
+#ifndef SP_SERVER_H
+#define SP_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "net/frame.h"
+
+typedef struct sp_server sp_server;
+typedef struct sp_conn sp_conn;
+
+typedef struct sp_server_options {
+  const char *host;
+  int port;
+  const char *static_dir; /* NULL or "": the built-in client */
+  size_t max_message;     /* largest client message (close 1009 beyond) */
+  size_t max_queue;       /* outgoing bytes queued per WebSocket (cut beyond) */
+} sp_server_options;
+
+typedef struct sp_server_handler {
+  void *data;
+  /* A valid WebSocket upgrade for /connect with its raw query string (may
+   * be empty). Returns 0 to accept (the handler may attach its state with
+   * sp_conn_set_data), or an HTTP status to refuse with, with a one-line
+   * *reason. */
+  int (*on_upgrade)(void *data, sp_conn *c, const char *query,
+                    const char **reason);
+  /* A complete, valid UTF-8 text message. */
+  void (*on_message)(void *data, sp_conn *c, const uint8_t *msg, size_t len);
+  /* The connection is gone (called once, for accepted upgrades only, from
+   * the handle's close callback: never in the middle of a send). After it
+   * returns the sp_conn is freed. */
+  void (*on_close)(void *data, sp_conn *c);
+  /* GET /api/<name>: writes a JSON body and returns 200, or 404. */
+  int (*on_api)(void *data, const char *name, sp_buf *json);
+} sp_server_handler;
+
+/* Binds and listens. Returns 0 or a negative libuv error (logged). */
+int sp_server_start(uv_loop_t *loop, const sp_server_options *opt,
+                    const sp_server_handler *handler, sp_server **out);
+int sp_server_port(const sp_server *s);
+size_t sp_server_conn_count(const sp_server *s);
+/* Stops accepting and closes every connection: WebSockets with 1001. */
+void sp_server_shutdown(sp_server *s);
+/* Closes whatever is still open at once (end of a shutdown grace period). */
+void sp_server_abort_all(sp_server *s);
+/* Closes the server's own handles; call once no connection is left. */
+void sp_server_close(sp_server *s);
+/* Frees the server once the loop has run its close callbacks. */
+void sp_server_free(sp_server *s);
+
+/* Queues frames for a WebSocket, taking a new reference to each; they leave
+ * in one write when the socket can take them. Dropped silently once the
+ * connection is closing. A connection whose queue would pass max_queue is
+ * cut off (close 1008 when it can still be sent). */
+void sp_conn_send(sp_conn *c, sp_frame *const *frames, size_t n);
+/* Starts the closing handshake with `code`, then closes the socket. */
+void sp_conn_close(sp_conn *c, uint16_t code);
+void *sp_conn_data(const sp_conn *c);
+void sp_conn_set_data(sp_conn *c, void *data);
+uint64_t sp_conn_id(const sp_conn *c);
+const char *sp_conn_peer(const sp_conn *c);
+size_t sp_conn_queued(const sp_conn *c);
+
+#endif

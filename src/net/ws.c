@@ -1,0 +1,172 @@
+#include "net/ws.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wslay/wslay.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+
+struct sp_ws {
+  wslay_event_context_ptr ctx;
+  sp_ws_callbacks cb;
+  void *data;
+  const uint8_t *in; /* bytes being fed, consumed by sp__recv */
+  size_t in_len;
+  sp_buf out; /* control frames produced by one wslay_event_send() */
+  int in_recv;
+};
+
+static ssize_t sp__recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+                        int flags, void *user) {
+  (void)flags;
+  sp_ws *ws = user;
+  if (ws->in_len == 0) {
+    wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+    return -1;
+  }
+  size_t n = len < ws->in_len ? len : ws->in_len;
+  memcpy(buf, ws->in, n);
+  ws->in += n;
+  ws->in_len -= n;
+  return (ssize_t)n;
+}
+
+static ssize_t sp__send(wslay_event_context_ptr ctx, const uint8_t *data,
+                        size_t len, int flags, void *user) {
+  (void)flags;
+  sp_ws *ws = user;
+  sp_buf_put(&ws->out, data, len);
+  if (ws->out.failed) {
+    wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+    return -1;
+  }
+  return (ssize_t)len;
+}
+
+static void sp__frame_start(wslay_event_context_ptr ctx,
+                            const struct wslay_event_on_frame_recv_start_arg *arg,
+                            void *user) {
+  (void)user;
+  /* RFC 6455 5.5.1: a close payload is empty or holds a 2-byte code.
+   * wslay accepts a single byte, so we refuse it here. */
+  if (arg->opcode == WSLAY_CONNECTION_CLOSE && arg->payload_length == 1) {
+    wslay_event_queue_close(ctx, SP_WS_PROTOCOL_ERROR, NULL, 0);
+    wslay_event_shutdown_read(ctx);
+  }
+}
+
+static void sp__msg(wslay_event_context_ptr ctx,
+                    const struct wslay_event_on_msg_recv_arg *arg, void *user) {
+  sp_ws *ws = user;
+  if (!wslay_event_get_read_enabled(ctx))
+    return;
+  if (arg->opcode == WSLAY_TEXT_FRAME) {
+    ws->cb.on_message(ws->data, arg->msg, arg->msg_length);
+  } else if (arg->opcode == WSLAY_BINARY_FRAME) {
+    wslay_event_queue_close(ctx, SP_WS_UNSUPPORTED, NULL, 0);
+    wslay_event_shutdown_read(ctx);
+  }
+}
+
+int sp_ws_new(size_t max_message, const sp_ws_callbacks *cb, void *data,
+              sp_ws **out) {
+  static const struct wslay_event_callbacks callbacks = {
+      .recv_callback = sp__recv,
+      .send_callback = sp__send,
+      .on_frame_recv_start_callback = sp__frame_start,
+      .on_msg_recv_callback = sp__msg,
+  };
+  sp_ws *ws = calloc(1, sizeof *ws);
+  if (!ws)
+    return SP_ENOMEM;
+  if (wslay_event_context_server_init(&ws->ctx, &callbacks, ws) != 0) {
+    free(ws);
+    return SP_ENOMEM;
+  }
+  wslay_event_config_set_max_recv_msg_length(ws->ctx, max_message);
+  ws->cb = *cb;
+  ws->data = data;
+  *out = ws;
+  return 0;
+}
+
+void sp_ws_free(sp_ws *ws) {
+  if (!ws)
+    return;
+  wslay_event_context_free(ws->ctx);
+  sp_buf_free(&ws->out);
+  free(ws);
+}
+
+/* Lets wslay write what it queued (pongs, closes) and hands it on whole. */
+static void sp__pump(sp_ws *ws) {
+  if (ws->in_recv || !wslay_event_want_write(ws->ctx))
+    return;
+  sp_buf_reset(&ws->out);
+  wslay_event_send(ws->ctx);
+  if (ws->out.len > 0)
+    ws->cb.on_output(ws->data, (const uint8_t *)ws->out.data, ws->out.len);
+  sp_buf_reset(&ws->out);
+}
+
+int sp_ws_feed(sp_ws *ws, const uint8_t *data, size_t len) {
+  ws->in = data;
+  ws->in_len = len;
+  if (wslay_event_get_read_enabled(ws->ctx)) {
+    ws->in_recv = 1;
+    int rv = wslay_event_recv(ws->ctx);
+    ws->in_recv = 0;
+    if (rv != 0 && !wslay_event_get_close_sent(ws->ctx))
+      wslay_event_queue_close(ws->ctx, SP_WS_INTERNAL, NULL, 0);
+  }
+  ws->in = NULL;
+  ws->in_len = 0;
+  sp__pump(ws);
+  return !wslay_event_get_close_sent(ws->ctx);
+}
+
+void sp_ws_close(sp_ws *ws, uint16_t code) {
+  wslay_event_queue_close(ws->ctx, code, NULL, 0);
+  wslay_event_shutdown_read(ws->ctx);
+  sp__pump(ws);
+}
+
+uint16_t sp_ws_close_sent(const sp_ws *ws) {
+  if (!wslay_event_get_close_sent(ws->ctx))
+    return 0;
+  return wslay_event_get_status_code_sent(ws->ctx);
+}
+
+uint16_t sp_ws_close_received(const sp_ws *ws) {
+  if (!wslay_event_get_close_received(ws->ctx))
+    return 0;
+  return wslay_event_get_status_code_received(ws->ctx);
+}
+
+void sp_ws_accept_key(const char *key, char out[29]) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  SP_ASSERT(md != NULL);
+  EVP_DigestInit_ex(md, EVP_sha1(), NULL);
+  EVP_DigestUpdate(md, key, strlen(key));
+  EVP_DigestUpdate(md, SP_WS_GUID, sizeof SP_WS_GUID - 1);
+  EVP_DigestFinal_ex(md, digest, NULL);
+  EVP_MD_CTX_free(md);
+  EVP_EncodeBlock((unsigned char *)out, digest, SHA_DIGEST_LENGTH);
+}
+
+int sp_ws_key_valid(const char *key) {
+  unsigned char raw[24];
+  if (strlen(key) != 24 || key[22] != '=' || key[23] != '=')
+    return 0;
+  for (int i = 0; i < 22; i++) {
+    char c = key[i];
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+          (c >= '0' && c <= '9') || c == '+' || c == '/'))
+      return 0;
+  }
+  return EVP_DecodeBlock(raw, (const unsigned char *)key, 24) == 18;
+}

@@ -1,0 +1,253 @@
+#include "room/proto.h"
+
+#include <jansson.h>
+#include <string.h>
+
+#include "game/game.h"
+
+/* Commands are separated by commas; the first one follows the '['. */
+static void sp__cmd(sp_buf *b, const char *head) {
+  if (b->len > 0 && b->data[b->len - 1] != '[')
+    sp_buf_putc(b, ',');
+  sp_buf_puts(b, head);
+}
+
+void sp_proto_begin(sp_buf *b) { sp_buf_putc(b, '['); }
+void sp_proto_end(sp_buf *b) { sp_buf_putc(b, ']'); }
+
+void sp_json_string(sp_buf *b, const char *s, size_t len) {
+  static const char hex[] = "0123456789abcdef";
+  if (sp_buf_reserve(b, len * 6 + 2))
+    return;
+  char *o = b->data + b->len;
+  *o++ = '"';
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\') {
+      *o++ = '\\';
+      *o++ = (char)c;
+    } else if (c < 0x20 || c == 0x7f) {
+      switch (c) {
+      case '\n': *o++ = '\\'; *o++ = 'n'; break;
+      case '\r': *o++ = '\\'; *o++ = 'r'; break;
+      case '\t': *o++ = '\\'; *o++ = 't'; break;
+      default:
+        memcpy(o, "\\u00", 4);
+        o += 4;
+        *o++ = hex[c >> 4];
+        *o++ = hex[c & 15];
+      }
+    } else {
+      *o++ = (char)c;
+    }
+  }
+  *o++ = '"';
+  b->len = (size_t)(o - b->data);
+}
+
+void sp_proto_handshake(sp_buf *b, const char *name, uint32_t id) {
+  sp__cmd(b, "[\"handshake\",");
+  sp_json_string(b, name, strlen(name));
+  sp_buf_putc(b, ',');
+  sp_buf_put_uint(b, id);
+  sp_buf_putc(b, ']');
+}
+
+void sp_proto_world(sp_buf *b, const sp_game *g) {
+  int w = sp_game_width(g), h = sp_game_height(g);
+  sp__cmd(b, "[\"world\",[");
+  for (int y = 0; y < h; y++) {
+    sp_buf_puts(b, y ? ",[" : "[");
+    for (int x = 0; x < w; x++) {
+      sp_cell c = sp_game_cell(g, x, y);
+      if (x)
+        sp_buf_putc(b, ',');
+      sp_buf_putc(b, '[');
+      sp_json_string(b, &c.ch, 1);
+      sp_buf_putc(b, ',');
+      sp_buf_put_uint(b, c.color);
+      sp_buf_putc(b, ']');
+    }
+    sp_buf_putc(b, ']');
+  }
+  sp_buf_puts(b, "]]");
+}
+
+void sp_proto_p_joined(sp_buf *b, uint32_t id, const char *name, int color,
+                       uint32_t score) {
+  sp__cmd(b, "[\"p_joined\",");
+  sp_buf_put_uint(b, id);
+  sp_buf_putc(b, ',');
+  sp_json_string(b, name, strlen(name));
+  sp_buf_putc(b, ',');
+  sp_buf_put_uint(b, (uint64_t)color);
+  sp_buf_putc(b, ',');
+  sp_buf_put_uint(b, score);
+  sp_buf_putc(b, ']');
+}
+
+void sp_proto_p_gameover(sp_buf *b, uint32_t id) {
+  sp__cmd(b, "[\"p_gameover\",");
+  sp_buf_put_uint(b, id);
+  sp_buf_putc(b, ']');
+}
+
+void sp_proto_p_score(sp_buf *b, uint32_t id, uint32_t score) {
+  sp__cmd(b, "[\"p_score\",");
+  sp_buf_put_uint(b, id);
+  sp_buf_putc(b, ',');
+  sp_buf_put_uint(b, score);
+  sp_buf_putc(b, ']');
+}
+
+void sp_proto_render(sp_buf *b, int x, int y, char ch, int color) {
+  sp__cmd(b, "[\"render\",");
+  sp_buf_put_uint(b, (uint64_t)x);
+  sp_buf_putc(b, ',');
+  sp_buf_put_uint(b, (uint64_t)y);
+  sp_buf_putc(b, ',');
+  sp_json_string(b, &ch, 1);
+  sp_buf_putc(b, ',');
+  sp_buf_put_uint(b, (uint64_t)color);
+  sp_buf_putc(b, ']');
+}
+
+void sp_proto_reset_world(sp_buf *b) { sp__cmd(b, "[\"reset_world\"]"); }
+
+void sp_proto_error(sp_buf *b, const char *text) {
+  sp__cmd(b, "[\"error\",");
+  sp_json_string(b, text, strlen(text));
+  sp_buf_putc(b, ']');
+}
+
+void sp_proto_top_scores_begin(sp_buf *b) { sp__cmd(b, "[\"top_scores\",["); }
+
+void sp_proto_top_scores_row(sp_buf *b, const char *name, uint32_t score,
+                             int color) {
+  sp__cmd(b, "[");
+  sp_json_string(b, name, strlen(name));
+  sp_buf_putc(b, ',');
+  sp_buf_put_uint(b, score);
+  sp_buf_putc(b, ',');
+  sp_buf_put_uint(b, (uint64_t)color);
+  sp_buf_putc(b, ']');
+}
+
+void sp_proto_top_scores_end(sp_buf *b) { sp_buf_puts(b, "]]"); }
+
+void sp_proto_round(sp_buf *b, uint32_t seconds_left) {
+  sp__cmd(b, "[\"round\",");
+  sp_buf_put_uint(b, seconds_left);
+  sp_buf_putc(b, ']');
+}
+
+/* Decodes one UTF-8 sequence; returns its length, or 0 for an invalid
+ * byte (which the caller skips). */
+static size_t sp__utf8_next(const unsigned char *s, size_t len, uint32_t *cp) {
+  unsigned char c = s[0];
+  size_t n;
+  uint32_t v, min;
+  if (c < 0x80) {
+    *cp = c;
+    return 1;
+  } else if ((c & 0xE0) == 0xC0) {
+    n = 2, v = c & 0x1F, min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 3, v = c & 0x0F, min = 0x800;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 4, v = c & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (n > len)
+    return 0;
+  for (size_t i = 1; i < n; i++) {
+    if ((s[i] & 0xC0) != 0x80)
+      return 0;
+    v = (v << 6) | (s[i] & 0x3F);
+  }
+  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+    return 0;
+  *cp = v;
+  return n;
+}
+
+static int sp__is_space(uint32_t c) {
+  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 ||
+         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
+         c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+/* Control characters (Cc) and the bidirectional overrides, which would let a
+ * name reorder the text around it on other players' screens. */
+static int sp__is_dropped(uint32_t c) {
+  return c < 0x20 || (c >= 0x7F && c <= 0x9F) || (c >= 0x202A && c <= 0x202E) ||
+         (c >= 0x2066 && c <= 0x2069);
+}
+
+void sp_proto_sanitize_name(const char *in, size_t len, char *out) {
+  const unsigned char *s = (const unsigned char *)in;
+  size_t o = 0, chars = 0;
+  size_t end_nonspace = 0; /* out length after the last non-space */
+  size_t i = 0;
+  while (i < len && chars < SP_NAME_MAX_CHARS) {
+    uint32_t cp;
+    size_t n = sp__utf8_next(s + i, len - i, &cp);
+    if (n == 0) {
+      i++;
+      continue;
+    }
+    if (!sp__is_dropped(cp) && !(o == 0 && sp__is_space(cp))) {
+      memcpy(out + o, s + i, n);
+      o += n;
+      chars++;
+      if (!sp__is_space(cp))
+        end_nonspace = o;
+    }
+    i += n;
+  }
+  o = end_nonspace;
+  if (o == 0) {
+    strcpy(out, "anonymous");
+    return;
+  }
+  out[o] = '\0';
+}
+
+int sp_proto_name_color(const char *name) {
+  uint32_t h = 2166136261u;
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+    h = (h ^ *p) * 16777619u;
+  return 1 + (int)(h % 6);
+}
+
+sp_msg_type sp_proto_decode(const void *data, size_t len, sp_msg *out) {
+  json_error_t err;
+  memset(out, 0, sizeof *out);
+  /* jansson limits nesting depth itself, so deep arrays cannot exhaust
+   * the stack. */
+  json_t *v = json_loadb(data, len, JSON_DECODE_ANY, &err);
+  if (!v)
+    return out->type = SP_MSG_INVALID;
+  out->type = SP_MSG_IGNORED;
+  if (json_is_integer(v)) {
+    json_int_t k = json_integer_value(v);
+    if (k >= 37 && k <= 40) {
+      out->type = SP_MSG_KEY;
+      out->dir = (int)(k - 37);
+    }
+  } else if (json_is_array(v) && json_array_size(v) >= 1 &&
+             json_is_string(json_array_get(v, 0))) {
+    const char *cmd = json_string_value(json_array_get(v, 0));
+    json_t *arg = json_array_get(v, 1);
+    if (strcmp(cmd, "join") == 0) {
+      out->type = SP_MSG_JOIN;
+    } else if (strcmp(cmd, "new_player") == 0 && json_is_string(arg)) {
+      out->type = SP_MSG_NEW_PLAYER;
+      sp_proto_sanitize_name(json_string_value(arg), json_string_length(arg),
+                             out->name);
+    }
+  }
+  json_decref(v);
+  return out->type;
+}

@@ -1,0 +1,458 @@
+#include "room/room.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "room/proto.h"
+
+struct sp_player {
+  sp_room *room;
+  sp_conn *conn;
+  sp_player *prev, *next;
+  uint32_t id; /* 0 until new_player */
+  char name[SP_NAME_SIZE];
+};
+
+struct sp_room {
+  sp_room_env *env;
+  char name[SP_ROOM_NAME_MAX + 1];
+  uv_timer_t timer;
+  int running;
+  uint64_t next_tick; /* uv_hrtime() of the next tick */
+  sp_game *game;
+  sp_player *members;
+  size_t nmembers;
+  sp_buf scratch; /* reused for every frame the room encodes */
+  uint64_t ticks;
+};
+
+/* Frames of one broadcast: at most one per death, plus renders and scores.
+ * Deaths beyond the inline room spill into a heap array. */
+typedef struct sp__batch {
+  sp_frame *inline_frames[16];
+  sp_frame **frames;
+  size_t n, cap;
+  int failed;
+} sp__batch;
+
+static void sp__batch_init(sp__batch *b) {
+  b->frames = b->inline_frames;
+  b->n = 0;
+  b->cap = sizeof b->inline_frames / sizeof b->inline_frames[0];
+  b->failed = 0;
+}
+
+/* Takes ownership of f. */
+static void sp__batch_add(sp__batch *b, sp_frame *f) {
+  if (!f) {
+    b->failed = 1;
+    return;
+  }
+  if (b->n == b->cap) {
+    size_t cap = b->cap * 2;
+    sp_frame **p = malloc(cap * sizeof *p);
+    if (!p) {
+      sp_frame_unref(f);
+      b->failed = 1;
+      return;
+    }
+    memcpy(p, b->frames, b->n * sizeof *p);
+    if (b->frames != b->inline_frames)
+      free(b->frames);
+    b->frames = p;
+    b->cap = cap;
+  }
+  b->frames[b->n++] = f;
+}
+
+static void sp__batch_free(sp__batch *b) {
+  for (size_t i = 0; i < b->n; i++)
+    sp_frame_unref(b->frames[i]);
+  if (b->frames != b->inline_frames)
+    free(b->frames);
+}
+
+/* Turns the scratch buffer into a frame (NULL if encoding failed). */
+static sp_frame *sp__finish(sp_room *r) {
+  if (r->scratch.failed)
+    return NULL;
+  return sp_frame_new(SP_WS_OP_TEXT, r->scratch.data, r->scratch.len);
+}
+
+sp_frame *sp_room_env_top_scores(sp_room_env *env) {
+  if (env->top_scores)
+    return env->top_scores;
+  sp_buf b = SP_BUF_INIT;
+  sp_proto_begin(&b);
+  sp_proto_top_scores_begin(&b);
+  for (size_t i = 0; i < sp_scores_count(env->scores); i++) {
+    const sp_score_row *row = sp_scores_row(env->scores, i);
+    sp_proto_top_scores_row(&b, row->name, row->score,
+                            sp_proto_name_color(row->name));
+  }
+  sp_proto_top_scores_end(&b);
+  sp_proto_end(&b);
+  if (!b.failed)
+    env->top_scores = sp_frame_new(SP_WS_OP_TEXT, b.data, b.len);
+  sp_buf_free(&b);
+  return env->top_scores;
+}
+
+/* Every registered member gets the same frames, in one write each. */
+static void sp__broadcast(sp_room *r, sp_frame *const *frames, size_t n) {
+  for (sp_player *p = r->members; p; p = p->next)
+    if (p->id)
+      sp_conn_send(p->conn, frames, n);
+}
+
+static sp_player *sp__find(sp_room *r, uint32_t id) {
+  for (sp_player *p = r->members; p; p = p->next)
+    if (p->id == id)
+      return p;
+  return NULL;
+}
+
+static void sp__stop(sp_room *r) {
+  if (r->running) {
+    uv_timer_stop(&r->timer);
+    r->running = 0;
+    sp_log_debug("room_stopped", "room=%s ticks=%llu", r->name,
+                 (unsigned long long)r->ticks);
+  }
+}
+
+/* Something inside the room failed (out of memory): log it with the room's
+ * name and start the room afresh, so the other rooms are not affected. */
+static void sp__fail(sp_room *r, const char *what) {
+  sp_log_error("room_error", "room=%s error=\"%s\" snakes=%zu", r->name, what,
+               sp_game_live_count(r->game));
+  sp__stop(r);
+  sp_buf_reset(&r->scratch);
+  sp_proto_begin(&r->scratch);
+  for (size_t i = 0; i < sp_game_live_count(r->game); i++) {
+    uint32_t id, score;
+    uint8_t color;
+    sp_game_snake(r->game, i, &id, &color, &score);
+    sp_proto_p_gameover(&r->scratch, id);
+  }
+  sp_proto_reset_world(&r->scratch);
+  sp_proto_end(&r->scratch);
+  sp_game_reset(r->game);
+  sp_frame *f = sp__finish(r);
+  if (f) {
+    sp__broadcast(r, &f, 1);
+    sp_frame_unref(f);
+  }
+}
+
+/* Turns the game's events into the frames of PROTOCOL.md, in its order:
+ * for each death `p_gameover` then `top_scores`; then one frame with every
+ * render (sent even when empty, as the tick's heartbeat, if `heartbeat`);
+ * then one frame with the score changes. */
+static void sp__emit(sp_room *r, int heartbeat) {
+  size_t n;
+  const sp_event *ev = sp_game_events(r->game, &n);
+  sp__batch batch;
+  sp__batch_init(&batch);
+  sp_buf *b = &r->scratch;
+  int renders = 0, scores = 0;
+
+  for (size_t i = 0; i < n; i++) {
+    if (ev[i].type == SP_EV_RENDER)
+      renders++;
+    else if (ev[i].type == SP_EV_SCORE)
+      scores++;
+    else if (ev[i].type == SP_EV_DEATH) {
+      sp_player *p = sp__find(r, ev[i].id);
+      if (p && sp_scores_submit(r->env->scores, p->name, ev[i].score)) {
+        sp_frame_unref(r->env->top_scores);
+        r->env->top_scores = NULL;
+      }
+      sp_buf_reset(b);
+      sp_proto_begin(b);
+      sp_proto_p_gameover(b, ev[i].id);
+      sp_proto_end(b);
+      sp__batch_add(&batch, sp__finish(r));
+      sp_frame *top = sp_room_env_top_scores(r->env);
+      sp__batch_add(&batch, top ? sp_frame_ref(top) : NULL);
+    }
+  }
+  if (renders || heartbeat) {
+    sp_buf_reset(b);
+    sp_proto_begin(b);
+    for (size_t i = 0; i < n; i++)
+      if (ev[i].type == SP_EV_RENDER)
+        sp_proto_render(b, ev[i].x, ev[i].y, ev[i].ch, ev[i].color);
+    sp_proto_end(b);
+    sp__batch_add(&batch, sp__finish(r));
+  }
+  if (scores) {
+    sp_buf_reset(b);
+    sp_proto_begin(b);
+    for (size_t i = 0; i < n; i++)
+      if (ev[i].type == SP_EV_SCORE)
+        sp_proto_p_score(b, ev[i].id, ev[i].score);
+    sp_proto_end(b);
+    sp__batch_add(&batch, sp__finish(r));
+  }
+  sp_game_clear_events(r->game);
+  if (batch.failed || sp_game_failed(r->game)) {
+    sp__batch_free(&batch);
+    sp__fail(r, "out of memory");
+    return;
+  }
+  sp__broadcast(r, batch.frames, batch.n);
+  sp__batch_free(&batch);
+}
+
+static void sp__schedule(sp_room *r);
+
+static void sp__tick_cb(uv_timer_t *t) {
+  sp_room *r = t->data;
+  uint64_t now = uv_hrtime();
+  /* libuv timers have millisecond resolution: if we woke up early, sleep
+   * the rest rather than tick early. */
+  if (now + 500000 < r->next_tick) {
+    sp__schedule(r);
+    return;
+  }
+  r->ticks++;
+  sp_game_tick(r->game);
+  sp__emit(r, 1);
+  if (!r->running)
+    return; /* the room failed and was reset */
+  if (sp_game_live_count(r->game) == 0) {
+    sp__stop(r);
+    return;
+  }
+  /* Fixed timestep on the monotonic clock: the schedule never drifts. A
+   * room that fell more than a second behind (a stalled machine) skips
+   * ahead instead of bursting. */
+  r->next_tick += r->env->interval_ns;
+  if (now > r->next_tick + 1000000000ULL)
+    r->next_tick = now + r->env->interval_ns;
+  sp__schedule(r);
+}
+
+static void sp__schedule(sp_room *r) {
+  uv_update_time(r->env->loop);
+  uint64_t now = uv_hrtime();
+  uint64_t delay = 0;
+  if (r->next_tick > now)
+    delay = (r->next_tick - now + 999999) / 1000000;
+  uv_timer_start(&r->timer, sp__tick_cb, delay, 0);
+}
+
+static void sp__start(sp_room *r) {
+  sp_game_reset(r->game);
+  sp_buf_reset(&r->scratch);
+  sp_proto_begin(&r->scratch);
+  sp_proto_reset_world(&r->scratch);
+  sp_proto_end(&r->scratch);
+  sp_frame *f = sp__finish(r);
+  if (!f) {
+    sp__fail(r, "out of memory");
+    return;
+  }
+  sp__broadcast(r, &f, 1);
+  sp_frame_unref(f);
+  r->running = 1;
+  r->next_tick = uv_hrtime() + r->env->interval_ns;
+  sp_log_debug("room_started", "room=%s", r->name);
+  sp__schedule(r);
+}
+
+static uint64_t sp__fnv(const char *s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  return h;
+}
+
+int sp_room_new(sp_room_env *env, const char *name, sp_room **out) {
+  sp_room *r = calloc(1, sizeof *r);
+  if (!r)
+    return SP_ENOMEM;
+  r->env = env;
+  snprintf(r->name, sizeof r->name, "%s", name);
+  sp_game_config cfg = env->game;
+  if (env->has_seed) {
+    cfg.seed = env->seed ^ sp__fnv(name);
+  } else if (uv_random(NULL, NULL, &cfg.seed, sizeof cfg.seed, 0, NULL) != 0) {
+    cfg.seed = uv_hrtime() ^ sp__fnv(name);
+  }
+  int err = sp_game_new(&cfg, &r->game);
+  if (err) {
+    free(r);
+    return err;
+  }
+  uv_timer_init(env->loop, &r->timer);
+  r->timer.data = r;
+  *out = r;
+  return 0;
+}
+
+static void sp__room_closed(uv_handle_t *h) {
+  sp_room *r = h->data;
+  sp_game_free(r->game);
+  sp_buf_free(&r->scratch);
+  free(r);
+}
+
+void sp_room_close(sp_room *r) {
+  SP_ASSERT(r->nmembers == 0);
+  sp__stop(r);
+  uv_close((uv_handle_t *)&r->timer, sp__room_closed);
+}
+
+const char *sp_room_name(const sp_room *r) { return r->name; }
+size_t sp_room_members(const sp_room *r) { return r->nmembers; }
+size_t sp_room_snakes(const sp_room *r) { return sp_game_live_count(r->game); }
+int sp_room_running(const sp_room *r) { return r->running; }
+sp_room *sp_player_room(const sp_player *p) { return p->room; }
+
+sp_player *sp_room_enter(sp_room *r, sp_conn *c) {
+  sp_player *p = calloc(1, sizeof *p);
+  if (!p)
+    return NULL;
+  p->room = r;
+  p->conn = c;
+  p->next = r->members;
+  if (r->members)
+    r->members->prev = p;
+  r->members = p;
+  r->nmembers++;
+  return p;
+}
+
+/* A private frame for one member. */
+static void sp__send_own(sp_player *p, sp_frame *f) {
+  if (!f)
+    return;
+  sp_conn_send(p->conn, &f, 1);
+  sp_frame_unref(f);
+}
+
+static void sp__new_player(sp_player *p, const char *name) {
+  sp_room *r = p->room;
+  snprintf(p->name, sizeof p->name, "%s", name);
+  p->id = ++r->env->next_player_id;
+  if (p->id == 0)
+    p->id = ++r->env->next_player_id;
+  char q[96];
+  sp_log_info("new_player", "room=%s conn=%llu peer=%s id=%u name=%s", r->name,
+              (unsigned long long)sp_conn_id(p->conn), sp_conn_peer(p->conn),
+              p->id, sp_log_quote(q, sizeof q, p->name, strlen(p->name)));
+
+  sp__batch batch;
+  sp__batch_init(&batch);
+  sp_buf *b = &r->scratch;
+  sp_buf_reset(b);
+  sp_proto_begin(b);
+  sp_proto_handshake(b, p->name, p->id);
+  sp_proto_end(b);
+  sp__batch_add(&batch, sp__finish(r));
+  sp_buf_reset(b);
+  sp_proto_begin(b);
+  sp_proto_world(b, r->game);
+  sp_proto_end(b);
+  sp__batch_add(&batch, sp__finish(r));
+  sp_frame *top = sp_room_env_top_scores(r->env);
+  sp__batch_add(&batch, top ? sp_frame_ref(top) : NULL);
+  size_t live = sp_game_live_count(r->game);
+  if (live > 0) {
+    sp_buf_reset(b);
+    sp_proto_begin(b);
+    for (size_t i = 0; i < live; i++) {
+      uint32_t id, score;
+      uint8_t color;
+      sp_game_snake(r->game, i, &id, &color, &score);
+      sp_player *other = sp__find(r, id);
+      sp_proto_p_joined(b, id, other ? other->name : "", color, score);
+    }
+    sp_proto_end(b);
+    sp__batch_add(&batch, sp__finish(r));
+  }
+  if (batch.failed)
+    sp_conn_close(p->conn, 1011);
+  else
+    sp_conn_send(p->conn, batch.frames, batch.n);
+  sp__batch_free(&batch);
+}
+
+static void sp__join(sp_player *p) {
+  sp_room *r = p->room;
+  if (!p->id || sp_game_alive(r->game, p->id))
+    return;
+  if (!r->running) {
+    sp__start(r);
+    if (!r->running)
+      return;
+  }
+  uint8_t color;
+  int err = sp_game_join(r->game, p->id, &color);
+  sp_buf *b = &r->scratch;
+  sp_buf_reset(b);
+  sp_proto_begin(b);
+  if (err == SP_EFULL) {
+    sp_proto_error(b, "Maximum players reached");
+    sp_proto_end(b);
+    sp__send_own(p, sp__finish(r));
+    return;
+  }
+  if (err)
+    return;
+  sp_proto_p_joined(b, p->id, p->name, color, 0);
+  sp_proto_end(b);
+  sp_frame *f = sp__finish(r);
+  if (!f) {
+    sp__fail(r, "out of memory");
+    return;
+  }
+  sp__broadcast(r, &f, 1);
+  sp_frame_unref(f);
+}
+
+void sp_player_message(sp_player *p, const uint8_t *msg, size_t len) {
+  sp_msg m;
+  switch (sp_proto_decode(msg, len, &m)) {
+  case SP_MSG_NEW_PLAYER:
+    if (!p->id)
+      sp__new_player(p, m.name);
+    break;
+  case SP_MSG_JOIN:
+    sp__join(p);
+    break;
+  case SP_MSG_KEY:
+    if (p->id)
+      sp_game_turn(p->room->game, p->id, m.dir);
+    break;
+  case SP_MSG_INVALID:
+    sp_log_debug("bad_message", "room=%s conn=%llu bytes=%zu", p->room->name,
+                 (unsigned long long)sp_conn_id(p->conn), len);
+    break;
+  case SP_MSG_IGNORED:
+    break;
+  }
+}
+
+void sp_player_leave(sp_player *p) {
+  sp_room *r = p->room;
+  if (p->id && sp_game_alive(r->game, p->id)) {
+    /* Its snake dies now, as in the original; the others see it at once. */
+    sp_game_kill(r->game, p->id);
+    sp__emit(r, 0);
+    if (sp_game_live_count(r->game) == 0)
+      sp__stop(r);
+  }
+  if (p->prev)
+    p->prev->next = p->next;
+  else
+    r->members = p->next;
+  if (p->next)
+    p->next->prev = p->prev;
+  r->nmembers--;
+  free(p);
+}

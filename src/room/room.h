@@ -1,0 +1,63 @@
+/* room: one game session. A room owns its members (the connections in it),
+ * its game, and its tick timer: the timer starts with the first `join`
+ * (after `reset_world`) and stops after the tick in which the last live
+ * snake died. Each tick is encoded once into shared frames and the same
+ * bytes are queued on every member.
+ *
+ * Rooms are created and freed by the lobby (lobby.h); everything here runs
+ * on the loop thread that owns the room. */
+#ifndef SP_ROOM_H
+#define SP_ROOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "game/game.h"
+#include "net/frame.h"
+#include "net/server.h"
+#include "store/scores.h"
+
+#define SP_ROOM_NAME_MAX 32
+
+typedef struct sp_room sp_room;
+typedef struct sp_player sp_player;
+
+/* What all rooms of a lobby share. Owned by the lobby. */
+typedef struct sp_room_env {
+  uv_loop_t *loop;
+  sp_game_config game; /* seed is replaced per room */
+  uint64_t interval_ns;
+  int has_seed;
+  uint64_t seed;
+  sp_scores *scores;
+  uint32_t next_player_id;
+  sp_frame *top_scores; /* cached `[["top_scores",...]]`, NULL when stale */
+} sp_room_env;
+
+/* Creates an empty room. Returns 0 or SP_ENOMEM; the lobby owns *out and
+ * ends it with sp_room_close() once it has no members. */
+int sp_room_new(sp_room_env *env, const char *name, sp_room **out);
+/* Stops the timer and frees the room in the timer's close callback. */
+void sp_room_close(sp_room *r);
+
+const char *sp_room_name(const sp_room *r);
+size_t sp_room_members(const sp_room *r);
+size_t sp_room_snakes(const sp_room *r);
+int sp_room_running(const sp_room *r);
+
+/* Adds a connection as a member (not yet a player: it receives nothing
+ * until it sends new_player). NULL when out of memory. */
+sp_player *sp_room_enter(sp_room *r, sp_conn *c);
+/* Handles one client message. */
+void sp_player_message(sp_player *p, const uint8_t *msg, size_t len);
+/* The member's connection is gone: its snake dies, and the player is freed. */
+void sp_player_leave(sp_player *p);
+sp_room *sp_player_room(const sp_player *p);
+
+/* The top_scores frame, encoded once per change of the table. Returns a
+ * borrowed frame (NULL when out of memory). */
+sp_frame *sp_room_env_top_scores(sp_room_env *env);
+
+#endif
