@@ -403,6 +403,22 @@ void sp_game_clear_events(sp_game *g) { g->nevents = 0; }
 
 int sp_game_failed(const sp_game *g) { return g->failed; }
 
+int sp_game_head(const sp_game *g, uint32_t id, int *x, int *y, int *dir) {
+  const sp__snake *s = sp__find(g, id);
+  if (!s || !s->born)
+    return 0;
+  uint32_t head = sp__at(s, 0);
+  *x = (int)(head % (uint32_t)g->cfg.width);
+  *y = (int)(head / (uint32_t)g->cfg.width);
+  *dir = s->dir;
+  return 1;
+}
+
+void sp_game_put(sp_game *g, int x, int y, char ch, uint8_t color) {
+  SP_ASSERT(x >= 0 && y >= 0 && x < g->cfg.width && y < g->cfg.height);
+  sp__draw(g, (uint32_t)(y * g->cfg.width + x), ch, color);
+}
+
 int sp_game_width(const sp_game *g) { return g->cfg.width; }
 int sp_game_height(const sp_game *g) { return g->cfg.height; }
 

@@ -85,6 +85,14 @@ void sp_game_clear_events(sp_game *g);
  * incomplete, and the caller must reset it (sp_game_reset). */
 int sp_game_failed(const sp_game *g);
 
+/* Where the snake of `id` has its head and which way it goes; returns 0
+ * if it has no live, born snake. */
+int sp_game_head(const sp_game *g, uint32_t id, int *x, int *y, int *dir);
+
+/* Puts a character on a cell (emitting its render), to set up scenarios and
+ * tests. Cells of live snakes must not be overwritten. */
+void sp_game_put(sp_game *g, int x, int y, char ch, uint8_t color);
+
 int sp_game_width(const sp_game *g);
 int sp_game_height(const sp_game *g);
 sp_cell sp_game_cell(const sp_game *g, int x, int y);

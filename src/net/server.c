@@ -602,8 +602,9 @@ static void sp__http_input(sp_conn *c, const char *data, size_t len) {
     if (r == SP_HTTP_MORE)
       return;
     const sp_http_request *req = sp_http_request_get(c->http);
-    sp__request(c, req, data, len);
-    if (req->upgrade || c->state != SP_CONN_HTTP)
+    int upgrade = req->upgrade;
+    sp__request(c, req, data, len); /* may free c->http, and req with it */
+    if (upgrade || c->state != SP_CONN_HTTP)
       return; /* the rest belonged to the new protocol (or was refused) */
   }
 }
