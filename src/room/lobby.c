@@ -32,6 +32,7 @@ int sp_lobby_new(uv_loop_t *loop, const sp_lobby_settings *st,
   l->env.has_seed = st->has_seed;
   l->env.seed = st->seed;
   l->env.scores = scores;
+  l->env.fail_room = getenv("SNAKEPIT_TEST_FAIL_ROOM");
   *out = l;
   return 0;
 }

@@ -219,6 +219,11 @@ static void sp__tick_cb(uv_timer_t *t) {
     return;
   }
   r->ticks++;
+  if (r->env->fail_room && r->ticks % 5 == 0 &&
+      strcmp(r->env->fail_room, r->name) == 0) {
+    sp__fail(r, "injected failure");
+    return;
+  }
   sp_game_tick(r->game);
   sp__emit(r, 1);
   if (!r->running)

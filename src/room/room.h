@@ -34,6 +34,10 @@ typedef struct sp_room_env {
   sp_scores *scores;
   uint32_t next_player_id;
   sp_frame *top_scores; /* cached `[["top_scores",...]]`, NULL when stale */
+  /* Testing knob (SNAKEPIT_TEST_FAIL_ROOM): the room of this name fails on
+   * its 5th tick as if out of memory, to prove a failing room is reset
+   * without disturbing the others. NULL in normal runs. */
+  const char *fail_room;
 } sp_room_env;
 
 /* Creates an empty room. Returns 0 or SP_ENOMEM; the lobby owns *out and

@@ -757,3 +757,80 @@ class Player:
 
     def text_row(self, y):
         return "".join(ch for ch, _ in self.grid[y])
+
+
+# --- a client that keeps its snake alive --------------------------------
+
+KEYS = {37: (-1, 0), 38: (0, -1), 39: (1, 0), 40: (0, 1)}
+
+
+class Pilot:
+    """Tracks the field from `world` and `render` and steers its own snake
+    away from walls and obstacles (the longest free run ahead), so that a
+    room's loop keeps running as long as a test needs it."""
+
+    def __init__(self, ws, width, height):
+        self.ws, self.w, self.h = ws, width, height
+        self.grid = {}
+        self.me = None
+        self.head = None
+        self.heading = None
+        self.alive = False
+        self.dead = False
+
+    def feed(self, cmds):
+        """Updates the state from one frame's commands; returns True if the
+        frame is a tick's render frame."""
+        for c in cmds:
+            if c[0] == "handshake":
+                self.me = c[2]
+            elif c[0] == "world":
+                self.grid = {(x, y): cell[0] for y, row in enumerate(c[1]) for x, cell in enumerate(row)}
+            elif c[0] == "reset_world":
+                self.grid = {}
+            elif c[0] == "p_joined" and c[1] == self.me:
+                self.alive, self.head, self.heading = True, None, None
+            elif c[0] == "p_gameover" and c[1] == self.me:
+                self.alive, self.dead = False, True
+            elif c[0] == "render":
+                _, x, y, ch, _color = c
+                self.grid[(x, y)] = ch
+                if ch == "%" and self.alive:
+                    if self.head is not None and abs(x - self.head[0]) + abs(y - self.head[1]) == 1:
+                        self.heading = (x - self.head[0], y - self.head[1])
+                    if self.head is None or abs(x - self.head[0]) + abs(y - self.head[1]) <= 1:
+                        self.head = (x, y)
+        return not cmds or cmds[0][0] == "render"
+
+    def free_run(self, key, limit=12):
+        dx, dy = KEYS[key]
+        x, y = self.head
+        n = 0
+        while n <= limit:
+            x, y = x + dx, y + dy
+            if not (0 <= x < self.w and 0 <= y < self.h) or self.grid.get((x, y), " ") not in " 123456789":
+                return n
+            n += 1
+        return n
+
+    async def steer(self):
+        """Turns if the way ahead is short; call once per tick."""
+        if not self.alive or self.head is None:
+            return
+        cur = next((k for k, v in KEYS.items() if v == self.heading), None)
+        if cur is not None and self.free_run(cur) >= 3:
+            return
+        back = (-self.heading[0], -self.heading[1]) if self.heading else None
+        options = [k for k in KEYS if KEYS[k] != back]
+        best = max(options, key=lambda k: (self.free_run(k), k == cur))
+        if best != cur:
+            await self.ws.send(str(best))
+            self.heading = KEYS[best]
+
+    async def step(self, timeout=5.0):
+        """Receives one frame, updates, steers after a render frame; returns
+        the frame's commands."""
+        cmds = await recv_cmds(self.ws, timeout)
+        if self.feed(cmds):
+            await self.steer()
+        return cmds
