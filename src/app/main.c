@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <uv.h>
 
@@ -152,6 +153,27 @@ static int sp__mkdirs(const char *path) {
   return 0;
 }
 
+/* Every connection is a descriptor: make room for --max-conns of them,
+ * plus the listener, the database, the thread pool and a margin. */
+static void sp__raise_fd_limit(int max_conns) {
+  struct rlimit rl;
+  rlim_t need = (rlim_t)max_conns + 64;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+    return;
+  rlim_t want = need;
+  if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+    /* A privileged process may raise the hard limit too. */
+    struct rlimit both = {need, need};
+    if (setrlimit(RLIMIT_NOFILE, &both) == 0)
+      return;
+    want = rl.rlim_max;
+  }
+  rl.rlim_cur = want;
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || want < need)
+    sp_log_warn("fd_limit", "wanted=%llu got=%llu max_conns=%d",
+                (unsigned long long)need, (unsigned long long)want, max_conns);
+}
+
 int main(int argc, char **argv) {
   static sp_app app;
   sp_config_default(&app.cfg);
@@ -178,6 +200,7 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
+  sp__raise_fd_limit(cfg->max_conns);
   char err[512];
   if (sp_scores_open(app.loop, cfg->data_dir, &app.scores, err, sizeof err)) {
     fprintf(stderr, "snakepit: cannot open the top scores: %s\n", err);
@@ -201,6 +224,13 @@ int main(int argc, char **argv) {
       .static_dir = cfg->static_dir,
       .max_message = cfg->max_message,
       .max_queue = cfg->max_queue,
+      .max_conns = cfg->max_conns,
+      .max_conns_per_ip = cfg->max_conns_per_ip,
+      .header_timeout_ms = (uint64_t)(cfg->header_timeout * 1000),
+      .register_timeout_ms = (uint64_t)(cfg->register_timeout * 1000),
+      .ping_interval_ms = (uint64_t)(cfg->ping_interval * 1000),
+      .max_msg_rate = cfg->max_msg_rate,
+      .allowed_origins = cfg->allowed_origins,
   };
   sp_server_handler h = {
       .data = &app,

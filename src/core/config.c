@@ -1,5 +1,6 @@
 #include "core/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -21,6 +22,12 @@ void sp_config_default(sp_config *cfg) {
   cfg->max_message = 4096;
   cfg->max_queue = 1024 * 1024;
   cfg->log_level = SP_LOG_INFO;
+  cfg->max_conns = 50000;
+  cfg->max_conns_per_ip = 64;
+  cfg->header_timeout = 10;
+  cfg->register_timeout = 30;
+  cfg->ping_interval = 20;
+  cfg->max_msg_rate = 30;
 }
 
 static const char sp__usage[] =
@@ -44,6 +51,21 @@ static const char sp__usage[] =
     "  --max-queue BYTES    outgoing bytes a connection may have queued "
     "(default 1048576)\n"
     "  --log-level LEVEL    debug, info, warn or error (default info)\n"
+    "\n"
+    "Limits:\n"
+    "  --max-conns N        open connections in all (default 50000)\n"
+    "  --max-conns-per-ip N open connections per client address (default 64)\n"
+    "  --header-timeout S   seconds for a whole HTTP request head (default 10)\n"
+    "  --register-timeout S seconds for a WebSocket to send new_player "
+    "(default 30)\n"
+    "  --ping-interval S    ping after S seconds of silence, close if no answer\n"
+    "                       within S more (default 20)\n"
+    "  --max-msg-rate N     client messages per second; excess is dropped, and\n"
+    "                       a client over it for 5 s is closed (default 30)\n"
+    "  --allowed-origins L  comma-separated Origins allowed to open a "
+    "WebSocket\n"
+    "                       (default: any)\n"
+    "\n"
     "  --help               show this help and exit\n"
     "  --version            show the version and exit\n";
 
@@ -79,6 +101,17 @@ static int sp__parse_u64(const char *s, uint64_t *out) {
   return 0;
 }
 
+/* A positive decimal number of seconds (or a rate), 0.1 .. 86400. */
+static int sp__parse_seconds(const char *s, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end != '\0' || !isfinite(v) || v < 0.1 || v > 86400)
+    return -1;
+  *out = v;
+  return 0;
+}
+
 static int sp__parse_port(const char *s, int *port) {
   long long v;
   if (sp__parse_int(s, 0, 65535, &v))
@@ -91,7 +124,8 @@ int sp_config_parse(sp_config *cfg, int argc, char **argv,
                     const char *env_port) {
   enum {
     O_HOST = 256, O_PORT, O_DATA, O_STATIC, O_TICK, O_MAXP, O_FIELD, O_SEED,
-    O_MAXMSG, O_MAXQ, O_LOG, O_HELP, O_VERSION
+    O_MAXMSG, O_MAXQ, O_LOG, O_HELP, O_VERSION, O_MAXCONNS, O_MAXIP,
+    O_HEADER_TO, O_REGISTER_TO, O_PING, O_RATE, O_ORIGINS
   };
   static const struct option opts[] = {
       {"host", required_argument, NULL, O_HOST},
@@ -105,6 +139,13 @@ int sp_config_parse(sp_config *cfg, int argc, char **argv,
       {"max-message", required_argument, NULL, O_MAXMSG},
       {"max-queue", required_argument, NULL, O_MAXQ},
       {"log-level", required_argument, NULL, O_LOG},
+      {"max-conns", required_argument, NULL, O_MAXCONNS},
+      {"max-conns-per-ip", required_argument, NULL, O_MAXIP},
+      {"header-timeout", required_argument, NULL, O_HEADER_TO},
+      {"register-timeout", required_argument, NULL, O_REGISTER_TO},
+      {"ping-interval", required_argument, NULL, O_PING},
+      {"max-msg-rate", required_argument, NULL, O_RATE},
+      {"allowed-origins", required_argument, NULL, O_ORIGINS},
       {"help", no_argument, NULL, O_HELP},
       {"version", no_argument, NULL, O_VERSION},
       {NULL, 0, NULL, 0},
@@ -125,11 +166,14 @@ int sp_config_parse(sp_config *cfg, int argc, char **argv,
     const char *v = optarg;
     long long n;
     switch (c) {
-    case O_HOST:
-      if (strlen(v) == 0 || strlen(v) >= sizeof cfg->host)
+    case O_HOST: {
+      unsigned char addr[sizeof(struct in6_addr)];
+      if (strlen(v) == 0 || strlen(v) >= sizeof cfg->host ||
+          (inet_pton(AF_INET, v, addr) != 1 && inet_pton(AF_INET6, v, addr) != 1))
         return sp__bad("host", v, "an IPv4 or IPv6 address");
       strcpy(cfg->host, v);
       break;
+    }
     case O_PORT:
       if (sp__parse_port(v, &cfg->port))
         return sp__bad("port", v, "0..65535");
@@ -197,6 +241,37 @@ int sp_config_parse(sp_config *cfg, int argc, char **argv,
       cfg->log_level = l;
       break;
     }
+    case O_MAXCONNS:
+      if (sp__parse_int(v, 1, 1000000, &n))
+        return sp__bad("max-conns", v, "1..1000000");
+      cfg->max_conns = (int)n;
+      break;
+    case O_MAXIP:
+      if (sp__parse_int(v, 1, 1000000, &n))
+        return sp__bad("max-conns-per-ip", v, "1..1000000");
+      cfg->max_conns_per_ip = (int)n;
+      break;
+    case O_HEADER_TO:
+      if (sp__parse_seconds(v, &cfg->header_timeout))
+        return sp__bad("header-timeout", v, "seconds from 0.1 to 86400");
+      break;
+    case O_REGISTER_TO:
+      if (sp__parse_seconds(v, &cfg->register_timeout))
+        return sp__bad("register-timeout", v, "seconds from 0.1 to 86400");
+      break;
+    case O_PING:
+      if (sp__parse_seconds(v, &cfg->ping_interval))
+        return sp__bad("ping-interval", v, "seconds from 0.1 to 86400");
+      break;
+    case O_RATE:
+      if (sp__parse_seconds(v, &cfg->max_msg_rate))
+        return sp__bad("max-msg-rate", v, "messages per second, 0.1 to 86400");
+      break;
+    case O_ORIGINS:
+      if (strlen(v) == 0 || strlen(v) >= sizeof cfg->allowed_origins)
+        return sp__bad("allowed-origins", v, "a comma-separated list of origins");
+      strcpy(cfg->allowed_origins, v);
+      break;
     case O_HELP:
       fputs(sp__usage, stdout);
       return 1;

@@ -21,6 +21,14 @@ typedef struct sp_config {
   size_t max_message;    /* largest client message, bytes */
   size_t max_queue;      /* outgoing bytes queued per connection */
   int log_level;         /* sp_log_level */
+  /* Limits (README "Limits and security"). */
+  int max_conns;             /* open connections in all */
+  int max_conns_per_ip;      /* open connections per client address */
+  double header_timeout;     /* seconds for a whole request head */
+  double register_timeout;   /* seconds for a WebSocket to send new_player */
+  double ping_interval;      /* seconds of silence before a ping, and for its answer */
+  double max_msg_rate;       /* client messages per second (burst: 2 s worth, at least 10) */
+  char allowed_origins[2048]; /* comma-separated; empty = any origin */
 } sp_config;
 
 /* Smallest field side: a newborn snake is born at least INIT_LENGTH + 2

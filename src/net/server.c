@@ -8,13 +8,15 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "net/http.h"
+#include "net/iptable.h"
 #include "net/static.h"
 #include "net/ws.h"
 
 #define SP_READ_BUF (64 * 1024) /* one per loop, shared by all connections */
 #define SP_MAX_IOV 64           /* buffers handed to one write */
 #define SP_LINGER_MS 2000       /* wait for the peer's FIN after ours */
-#define SP_SWEEP_MS 500
+#define SP_SWEEP_MS 250
+#define SP_RATE_STRIKES 5 /* seconds in a row over the rate before 1008 */
 
 enum { SP_CONN_HTTP, SP_CONN_WS, SP_CONN_CLOSING };
 
@@ -40,7 +42,16 @@ struct sp_conn {
   sp_frame **q; /* ring of frames not yet handed to the kernel */
   uint32_t qhead, qlen, qcap, qoff;
   size_t queued; /* bytes not yet written to the kernel, in flight included */
-  uint64_t deadline; /* CLOSING: when to give up on the peer (loop ms) */
+  uint64_t deadline;  /* loop ms: HTTP head due, register due, or linger end */
+  uint64_t last_rx;   /* loop ms of the last bytes from the peer */
+  uint64_t ping_sent; /* loop ms of our unanswered ping, 0 if none */
+  double tokens;      /* message rate bucket */
+  uint64_t tokens_at;
+  uint32_t drop_sec;  /* last second (loop ms / 1000) with a dropped message */
+  uint8_t drop_run;   /* consecutive seconds with drops */
+  unsigned registered : 1;
+  unsigned ip_counted : 1;
+  sp_iptable_key ip;
   char peer[48];
 };
 
@@ -57,6 +68,10 @@ struct sp_server {
   int port;
   int shutting_down;
   int open_handles; /* listener + sweep timer */
+  sp_iptable *ips;
+  sp_server_stats stats;
+  double burst;
+  char origins[2048];
   char rbuf[SP_READ_BUF];
 };
 
@@ -242,6 +257,8 @@ static void sp__close_cb(uv_handle_t *h) {
   if (c->next)
     c->next->prev = c->prev;
   s->nconns--;
+  if (c->ip_counted)
+    sp_iptable_dec(s->ips, &c->ip);
   if (c->upgraded && s->h.on_close)
     s->h.on_close(s->h.data, c);
   sp_log_debug("conn_closed", "conn=%llu peer=%s", (unsigned long long)c->id,
@@ -285,9 +302,40 @@ void sp_conn_close(sp_conn *c, uint16_t code) {
 
 /* ---- WebSocket phase ------------------------------------------------- */
 
+/* Token bucket: `rate` messages per second with a burst of `burst`. An
+ * excess message is dropped and counted; a client that is over the rate
+ * for SP_RATE_STRIKES seconds in a row is closed with 1008. */
+static int sp__rate_ok(sp_conn *c) {
+  sp_server *s = c->srv;
+  uint64_t now = uv_now(s->loop);
+  c->tokens += (double)(now - c->tokens_at) * s->opt.max_msg_rate / 1000.0;
+  if (c->tokens > s->burst)
+    c->tokens = s->burst;
+  c->tokens_at = now;
+  if (c->tokens >= 1.0) {
+    c->tokens -= 1.0;
+    return 1;
+  }
+  s->stats.dropped_messages++;
+  uint32_t sec = (uint32_t)(now / 1000);
+  if (sec != c->drop_sec) {
+    c->drop_run = sec == c->drop_sec + 1 ? c->drop_run + 1 : 1;
+    c->drop_sec = sec;
+  }
+  if (c->drop_run >= SP_RATE_STRIKES) {
+    s->stats.rate_closes++;
+    sp_log_warn("rate_limited", "conn=%llu peer=%s rate=%g",
+                (unsigned long long)c->id, c->peer, s->opt.max_msg_rate);
+    sp_conn_close(c, SP_WS_POLICY);
+  }
+  return 0;
+}
+
 static void sp__ws_message(void *data, const uint8_t *msg, size_t len) {
   sp_conn *c = data;
-  if (c->srv->h.on_message && !c->drain_close)
+  if (c->drain_close || !sp__rate_ok(c))
+    return;
+  if (c->srv->h.on_message)
     c->srv->h.on_message(c->srv->h.data, c, msg, len);
 }
 
@@ -314,6 +362,7 @@ void sp_conn_send(sp_conn *c, sp_frame *const *frames, size_t n) {
   for (size_t i = 0; i < n; i++)
     bytes += frames[i]->len;
   if (c->queued + bytes > c->srv->opt.max_queue) {
+    c->srv->stats.slow_consumers++;
     sp_log_warn("slow_consumer", "conn=%llu peer=%s queued=%zu limit=%zu",
                 (unsigned long long)c->id, c->peer, c->queued,
                 c->srv->opt.max_queue);
@@ -441,6 +490,26 @@ static void sp__resume(sp_conn *c) {
     uv_read_start((uv_stream_t *)&c->tcp, sp__alloc_cb, sp__read_cb);
 }
 
+/* Exact match against a comma-separated list (spaces around items ignored). */
+static int sp__origin_allowed(const char *list, const char *origin) {
+  size_t ol = strlen(origin);
+  if (ol == 0)
+    return 0;
+  for (const char *p = list; *p;) {
+    while (*p == ' ' || *p == ',')
+      p++;
+    const char *start = p;
+    while (*p && *p != ',')
+      p++;
+    const char *end = p;
+    while (end > start && end[-1] == ' ')
+      end--;
+    if ((size_t)(end - start) == ol && strncmp(start, origin, ol) == 0)
+      return 1;
+  }
+  return 0;
+}
+
 static void sp__upgrade(sp_conn *c, const sp_http_request *req,
                         const char *query, const char *rest, size_t restlen) {
   if (req->method != HTTP_GET) {
@@ -458,6 +527,14 @@ static void sp__upgrade(sp_conn *c, const sp_http_request *req,
   }
   if (!sp_ws_key_valid(req->ws_key)) {
     sp__respond_text(c, 400, "missing or invalid Sec-WebSocket-Key", NULL, 0, 0);
+    return;
+  }
+  if (c->srv->origins[0] && !sp__origin_allowed(c->srv->origins, req->origin)) {
+    char q[300];
+    sp_log_info("origin_refused", "conn=%llu peer=%s origin=%s",
+                (unsigned long long)c->id, c->peer,
+                sp_log_quote(q, sizeof q, req->origin, strlen(req->origin)));
+    sp__respond_text(c, 403, "origin not allowed", NULL, 0, 0);
     return;
   }
   static const sp_ws_callbacks cb = {sp__ws_message, sp__ws_output};
@@ -486,6 +563,9 @@ static void sp__upgrade(sp_conn *c, const sp_http_request *req,
   c->upgraded = 1;
   c->ws = ws;
   c->state = SP_CONN_WS;
+  c->deadline = uv_now(c->srv->loop) + c->srv->opt.register_timeout_ms;
+  c->tokens = c->srv->burst;
+  c->tokens_at = uv_now(c->srv->loop);
   sp_http_free(c->http);
   c->http = NULL;
   sp__enqueue(c, sp_frame_raw(head, (size_t)n));
@@ -603,6 +683,8 @@ static void sp__http_input(sp_conn *c, const char *data, size_t len) {
       return;
     const sp_http_request *req = sp_http_request_get(c->http);
     int upgrade = req->upgrade;
+    /* The next request head (or idle keep-alive) gets a fresh deadline. */
+    c->deadline = uv_now(c->srv->loop) + c->srv->opt.header_timeout_ms;
     sp__request(c, req, data, len); /* may free c->http, and req with it */
     if (upgrade || c->state != SP_CONN_HTTP)
       return; /* the rest belonged to the new protocol (or was refused) */
@@ -617,6 +699,8 @@ static void sp__read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     sp__abort(c);
     return;
   }
+  c->last_rx = uv_now(c->srv->loop);
+  c->ping_sent = 0;
   switch (c->state) {
   case SP_CONN_HTTP: sp__http_input(c, buf->base, (size_t)nread); break;
   case SP_CONN_WS: sp__ws_input(c, buf->base, (size_t)nread); break;
@@ -653,6 +737,7 @@ static void sp__on_connection(uv_stream_t *listener, int status) {
   }
   struct sockaddr_storage ss;
   int len = sizeof ss;
+  memset(&ss, 0, sizeof ss);
   if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
     char ip[40];
     if (ss.ss_family == AF_INET6) {
@@ -666,21 +751,79 @@ static void sp__on_connection(uv_stream_t *listener, int status) {
     }
   }
   uv_tcp_nodelay(&c->tcp, 1);
+  sp_iptable_key_from(&c->ip, (struct sockaddr *)&ss);
+  int per_ip = sp_iptable_inc(s->ips, &c->ip);
+  c->ip_counted = per_ip > 0;
+  if ((int)s->nconns > s->opt.max_conns || per_ip > s->opt.max_conns_per_ip ||
+      per_ip < 0) {
+    /* Refused before any byte is read: one 503, then the socket closes. */
+    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                               "Content-Type: text/plain; charset=utf-8\r\n"
+                               "Content-Length: 20\r\n"
+                               "Connection: close\r\n\r\n"
+                               "too many connections\n";
+    s->stats.refused_full++;
+    sp_log_warn("conn_refused", "peer=%s conns=%zu per_ip=%d", c->peer,
+                s->nconns, per_ip);
+    uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
+    uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    sp__abort(c);
+    return;
+  }
   c->http = sp_http_new();
   if (!c->http) {
     sp__abort(c);
     return;
   }
+  c->last_rx = uv_now(s->loop);
+  c->deadline = c->last_rx + s->opt.header_timeout_ms;
   uv_read_start((uv_stream_t *)&c->tcp, sp__alloc_cb, sp__read_cb);
 }
 
 /* Closes connections whose peer never finished the closing handshake. */
+static void sp__ping(sp_conn *c, uint64_t now) {
+  static const uint8_t ping[] = {0x89, 4, 's', 'p', 'i', 't'};
+  c->ping_sent = now;
+  sp__enqueue(c, sp_frame_raw(ping, sizeof ping));
+}
+
+/* One pass over the connections for every timeout: slow request heads,
+ * unregistered WebSockets, silent peers (ping, then close) and peers that
+ * never finish the closing handshake. */
 static void sp__sweep_cb(uv_timer_t *t) {
   sp_server *s = t->data;
   uint64_t now = uv_now(s->loop);
-  for (sp_conn *c = s->conns; c; c = c->next)
-    if (c->shut && !c->handle_closing && now >= c->deadline)
-      sp__abort(c);
+  sp_conn *next;
+  for (sp_conn *c = s->conns; c; c = next) {
+    next = c->next;
+    if (c->handle_closing)
+      continue;
+    if (c->shut) {
+      if (now >= c->deadline)
+        sp__abort(c);
+    } else if (c->state == SP_CONN_HTTP) {
+      if (!c->paused && now >= c->deadline) {
+        s->stats.header_timeouts++;
+        sp_log_info("header_timeout", "conn=%llu peer=%s",
+                    (unsigned long long)c->id, c->peer);
+        sp__abort(c);
+      }
+    } else if (c->state == SP_CONN_WS && !c->drain_close) {
+      if (!c->registered && now >= c->deadline) {
+        s->stats.register_timeouts++;
+        sp_log_info("register_timeout", "conn=%llu peer=%s",
+                    (unsigned long long)c->id, c->peer);
+        sp_conn_close(c, SP_WS_POLICY);
+      } else if (c->ping_sent && now - c->ping_sent >= s->opt.ping_interval_ms) {
+        s->stats.ping_timeouts++;
+        sp_log_info("ping_timeout", "conn=%llu peer=%s",
+                    (unsigned long long)c->id, c->peer);
+        sp__abort(c);
+      } else if (!c->ping_sent && now - c->last_rx >= s->opt.ping_interval_ms) {
+        sp__ping(c, now);
+      }
+    }
+  }
 }
 
 int sp_server_start(uv_loop_t *loop, const sp_server_options *opt,
@@ -693,6 +836,14 @@ int sp_server_start(uv_loop_t *loop, const sp_server_options *opt,
   s->loop = loop;
   s->opt = *opt;
   s->h = *handler;
+  s->burst = opt->max_msg_rate * 2 > 10 ? opt->max_msg_rate * 2 : 10;
+  if (opt->allowed_origins)
+    snprintf(s->origins, sizeof s->origins, "%s", opt->allowed_origins);
+  s->ips = sp_iptable_new();
+  if (!s->ips) {
+    free(s);
+    return UV_ENOMEM;
+  }
   if (opt->static_dir)
     snprintf(s->static_dir, sizeof s->static_dir, "%s", opt->static_dir);
   if (strchr(opt->host, ':'))
@@ -727,6 +878,7 @@ fail_listener:
   *out = s;
   return err;
 fail:
+  sp_iptable_free(s->ips);
   free(s);
   *out = NULL;
   return err;
@@ -763,7 +915,21 @@ void sp_server_close(sp_server *s) {
     uv_close((uv_handle_t *)&s->sweep, NULL);
 }
 
-void sp_server_free(sp_server *s) { free(s); }
+void sp_server_free(sp_server *s) {
+  if (!s)
+    return;
+  sp_iptable_free(s->ips);
+  free(s);
+}
+
+const sp_server_stats *sp_server_get_stats(const sp_server *s) {
+  return &s->stats;
+}
+
+void sp_conn_registered(sp_conn *c) {
+  c->registered = 1;
+  c->deadline = 0;
+}
 
 void *sp_conn_data(const sp_conn *c) { return c->data; }
 void sp_conn_set_data(sp_conn *c, void *data) { c->data = data; }

@@ -24,7 +24,25 @@ typedef struct sp_server_options {
   const char *static_dir; /* NULL or "": the built-in client */
   size_t max_message;     /* largest client message (close 1009 beyond) */
   size_t max_queue;       /* outgoing bytes queued per WebSocket (cut beyond) */
+  int max_conns;          /* open connections (503 beyond) */
+  int max_conns_per_ip;   /* open connections per client address (503 beyond) */
+  uint64_t header_timeout_ms;   /* a whole request head, or an idle keep-alive */
+  uint64_t register_timeout_ms; /* until the handler calls sp_conn_registered */
+  uint64_t ping_interval_ms;    /* silence before a ping, and for its answer */
+  double max_msg_rate;          /* messages per second per WebSocket */
+  const char *allowed_origins;  /* comma-separated; NULL or "" = any */
 } sp_server_options;
+
+/* Counters of what the limits refused or cut, for logs and tests. */
+typedef struct sp_server_stats {
+  uint64_t refused_full;     /* 503: --max-conns or --max-conns-per-ip */
+  uint64_t header_timeouts;  /* closed: slow request head */
+  uint64_t register_timeouts;
+  uint64_t ping_timeouts;
+  uint64_t dropped_messages; /* over --max-msg-rate */
+  uint64_t rate_closes;      /* 1008 after 5 s over the rate */
+  uint64_t slow_consumers;   /* cut at --max-queue */
+} sp_server_stats;
 
 typedef struct sp_server_handler {
   void *data;
@@ -49,6 +67,7 @@ int sp_server_start(uv_loop_t *loop, const sp_server_options *opt,
                     const sp_server_handler *handler, sp_server **out);
 int sp_server_port(const sp_server *s);
 size_t sp_server_conn_count(const sp_server *s);
+const sp_server_stats *sp_server_get_stats(const sp_server *s);
 /* Stops accepting and closes every connection: WebSockets with 1001. */
 void sp_server_shutdown(sp_server *s);
 /* Closes whatever is still open at once (end of a shutdown grace period). */
@@ -65,6 +84,9 @@ void sp_server_free(sp_server *s);
 void sp_conn_send(sp_conn *c, sp_frame *const *frames, size_t n);
 /* Starts the closing handshake with `code`, then closes the socket. */
 void sp_conn_close(sp_conn *c, uint16_t code);
+/* The handler has seen the connection register (new_player): it is no
+ * longer subject to the register timeout. */
+void sp_conn_registered(sp_conn *c);
 void *sp_conn_data(const sp_conn *c);
 void sp_conn_set_data(sp_conn *c, void *data);
 uint64_t sp_conn_id(const sp_conn *c);

@@ -17,6 +17,7 @@ struct sp_ws {
   size_t in_len;
   sp_buf out; /* control frames produced by one wslay_event_send() */
   int in_recv;
+  uint16_t forced; /* close code we sent ourselves, bypassing wslay */
 };
 
 static ssize_t sp__recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
@@ -112,15 +113,38 @@ static void sp__pump(sp_ws *ws) {
   sp_buf_reset(&ws->out);
 }
 
+/* Sends a close frame of our own and leaves wslay behind: used when wslay
+ * has already queued a close without a status code, which would tell the
+ * peer nothing. */
+static void sp__force_close(sp_ws *ws, uint16_t code) {
+  uint8_t frame[4] = {0x88, 2, (uint8_t)(code >> 8), (uint8_t)code};
+  ws->forced = code;
+  wslay_event_shutdown_read(ws->ctx);
+  wslay_event_shutdown_write(ws->ctx);
+  ws->cb.on_output(ws->data, frame, sizeof frame);
+}
+
 int sp_ws_feed(sp_ws *ws, const uint8_t *data, size_t len) {
+  if (ws->forced)
+    return 0;
   ws->in = data;
   ws->in_len = len;
   if (wslay_event_get_read_enabled(ws->ctx)) {
     ws->in_recv = 1;
     int rv = wslay_event_recv(ws->ctx);
     ws->in_recv = 0;
-    if (rv != 0 && !wslay_event_get_close_sent(ws->ctx))
-      wslay_event_queue_close(ws->ctx, SP_WS_INTERNAL, NULL, 0);
+    /* Frame-level violations (a fragmented or oversized control frame, a
+     * 64-bit length with its top bit set) come back as a callback failure,
+     * with an empty close queued: answer 1002 instead. Our own callbacks
+     * only fail when out of memory (1011). */
+    if (rv != 0 && !wslay_event_get_close_sent(ws->ctx)) {
+      ws->in = NULL;
+      ws->in_len = 0;
+      sp__force_close(ws, rv == WSLAY_ERR_NOMEM || ws->out.failed
+                              ? SP_WS_INTERNAL
+                              : SP_WS_PROTOCOL_ERROR);
+      return 0;
+    }
   }
   ws->in = NULL;
   ws->in_len = 0;
@@ -129,12 +153,16 @@ int sp_ws_feed(sp_ws *ws, const uint8_t *data, size_t len) {
 }
 
 void sp_ws_close(sp_ws *ws, uint16_t code) {
+  if (ws->forced)
+    return;
   wslay_event_queue_close(ws->ctx, code, NULL, 0);
   wslay_event_shutdown_read(ws->ctx);
   sp__pump(ws);
 }
 
 uint16_t sp_ws_close_sent(const sp_ws *ws) {
+  if (ws->forced)
+    return ws->forced;
   if (!wslay_event_get_close_sent(ws->ctx))
     return 0;
   return wslay_event_get_status_code_sent(ws->ctx);

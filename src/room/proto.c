@@ -225,8 +225,9 @@ sp_msg_type sp_proto_decode(const void *data, size_t len, sp_msg *out) {
   json_error_t err;
   memset(out, 0, sizeof *out);
   /* jansson limits nesting depth itself, so deep arrays cannot exhaust
-   * the stack. */
-  json_t *v = json_loadb(data, len, JSON_DECODE_ANY, &err);
+   * the stack. NUL is allowed in strings: the name rules drop it like any
+   * other control character. */
+  json_t *v = json_loadb(data, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
   if (!v)
     return out->type = SP_MSG_INVALID;
   out->type = SP_MSG_IGNORED;

@@ -343,6 +343,7 @@ static void sp__send_own(sp_player *p, sp_frame *f) {
 static void sp__new_player(sp_player *p, const char *name) {
   sp_room *r = p->room;
   snprintf(p->name, sizeof p->name, "%s", name);
+  sp_conn_registered(p->conn);
   p->id = ++r->env->next_player_id;
   if (p->id == 0)
     p->id = ++r->env->next_player_id;
