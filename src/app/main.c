@@ -13,106 +13,70 @@
 
 #include "core/config.h"
 #include "core/log.h"
-#include "net/server.h"
-#include "room/lobby.h"
+#include "app/worker.h"
+#include "core/mailbox.h"
+#include "net/iptable.h"
+#include "room/directory.h"
 #include "store/scores.h"
 
-#define SP_SHUTDOWN_GRACE_MS 1200 /* clients get this long to answer 1001 */
-#define SP_SHUTDOWN_LIMIT_MS 1900 /* then whatever is left is cut */
+#define SP_SHUTDOWN_LIMIT_MS 1900 /* past this, something is stuck */
 
 typedef struct sp_app {
   uv_loop_t *loop;
   sp_config cfg;
   sp_scores *scores;
-  sp_lobby *lobby;
-  sp_server *server;
+  sp_shared sh;
+  sp_mailbox *mail;
   uv_signal_t sigint, sigterm;
-  uv_timer_t shutdown_timer;
-  uint64_t shutdown_started;
+  uv_timer_t watchdog;
   int stopping;
-  int scores_closed;
+  int workers_done;
 } sp_app;
 
-/* ---- the handler: where the network meets the rooms ------------------- */
+/* ---- the hub: the global top scores, and the end of the process ------- */
 
-static int sp__on_upgrade(void *data, sp_conn *c, const char *query,
-                          const char **reason) {
-  sp_app *app = data;
-  char room[SP_ROOM_NAME_MAX + 1];
-  int status = sp_lobby_parse_query(query, room, reason);
-  if (status)
-    return status;
-  if (app->stopping) {
-    *reason = "shutting down";
-    return 503;
-  }
-  sp_player *p = sp_lobby_enter(app->lobby, room, c);
-  if (!p) {
-    *reason = "out of memory";
-    return 503;
-  }
-  sp_conn_set_data(c, p);
-  sp_log_debug("ws_accepted", "room=%s conn=%llu peer=%s", room,
-               (unsigned long long)sp_conn_id(c), sp_conn_peer(c));
-  return 0;
+/* A snake died somewhere: record its score; if the table changed, every
+ * worker gets the new one. */
+static void sp__hub_score(void *ctx, const char *name, uint32_t score) {
+  sp_app *app = ctx;
+  if (!app->scores || !sp_scores_submit(app->scores, name, score))
+    return;
+  sp_score_row rows[SP_TOP_SCORES];
+  size_t n = sp_scores_count(app->scores);
+  for (size_t i = 0; i < n; i++)
+    rows[i] = *sp_scores_row(app->scores, i);
+  for (int i = 0; i < app->sh.nworkers; i++)
+    sp_worker_post_top(app->sh.workers[i], rows, n);
 }
-
-static void sp__on_message(void *data, sp_conn *c, const uint8_t *msg,
-                           size_t len) {
-  (void)data;
-  sp_player_message(sp_conn_data(c), msg, len);
-}
-
-static void sp__on_close(void *data, sp_conn *c) {
-  sp_app *app = data;
-  sp_lobby_leave(app->lobby, sp_conn_data(c));
-}
-
-static int sp__on_api(void *data, const char *name, sp_buf *json) {
-  sp_app *app = data;
-  if (strcmp(name, "rooms") == 0)
-    sp_lobby_rooms_json(app->lobby, json);
-  else if (strcmp(name, "scores") == 0)
-    sp_lobby_scores_json(app->lobby, json);
-  else
-    return 404;
-  return 200;
-}
-
-/* ---- shutdown ------------------------------------------------------- */
 
 static void sp__scores_closed(void *arg) {
   sp_app *app = arg;
-  app->scores_closed = 1;
-  uv_close((uv_handle_t *)&app->shutdown_timer, NULL);
+  uv_close((uv_handle_t *)&app->watchdog, NULL);
   uv_close((uv_handle_t *)&app->sigint, NULL);
   uv_close((uv_handle_t *)&app->sigterm, NULL);
-  sp_server_close(app->server);
+  sp_mailbox_close(app->mail);
 }
 
-static void sp__shutdown_tick(uv_timer_t *t) {
+static void sp__hub_worker_done(void *ctx, int index) {
+  sp_app *app = ctx;
+  (void)index;
+  if (++app->workers_done < app->sh.nworkers)
+    return;
+  /* Every player has left and every score they made has been submitted:
+   * finish writing them, then let the loop run out. */
+  for (int i = 0; i < app->sh.nworkers; i++)
+    sp_worker_join(app->sh.workers[i]);
+  app->sh.nworkers = 0;
+  sp_scores *s = app->scores;
+  app->scores = NULL;
+  sp_scores_close(s, sp__scores_closed, app);
+}
+
+static void sp__watchdog(uv_timer_t *t) {
   sp_app *app = t->data;
-  uint64_t elapsed = uv_now(app->loop) - app->shutdown_started;
-  if (sp_server_conn_count(app->server) > 0) {
-    if (elapsed < SP_SHUTDOWN_GRACE_MS)
-      return;
-    sp_log_warn("shutdown_cut", "connections=%zu",
-                sp_server_conn_count(app->server));
-    sp_server_abort_all(app->server);
-    return; /* their close callbacks run before the next tick */
-  }
-  if (elapsed > SP_SHUTDOWN_LIMIT_MS) {
-    sp_log_error("shutdown_timeout", "pending_scores=%zu",
-                 sp_scores_pending(app->scores));
-    exit(1);
-  }
-  if (!app->scores_closed && app->scores) {
-    sp_scores *s = app->scores;
-    app->scores = NULL;
-    uv_timer_stop(t);
-    uv_timer_start(t, sp__shutdown_tick, 50, 50);
-    sp_scores_close(s, sp__scores_closed, app);
-  }
+  sp_log_error("shutdown_timeout", "workers_done=%d pending_scores=%zu",
+               app->workers_done, app->scores ? sp_scores_pending(app->scores) : 0);
+  exit(1);
 }
 
 static void sp__on_signal(uv_signal_t *sig, int signum) {
@@ -122,12 +86,10 @@ static void sp__on_signal(uv_signal_t *sig, int signum) {
     exit(1);
   }
   app->stopping = 1;
-  sp_log_info("shutdown", "signal=%s connections=%zu",
-              signum == SIGINT ? "SIGINT" : "SIGTERM",
-              sp_server_conn_count(app->server));
-  app->shutdown_started = uv_now(app->loop);
-  sp_server_shutdown(app->server);
-  uv_timer_start(&app->shutdown_timer, sp__shutdown_tick, 20, 20);
+  sp_log_info("shutdown", "signal=%s", signum == SIGINT ? "SIGINT" : "SIGTERM");
+  for (int i = 0; i < app->sh.nworkers; i++)
+    sp_worker_post_shutdown(app->sh.workers[i]);
+  uv_timer_start(&app->watchdog, sp__watchdog, SP_SHUTDOWN_LIMIT_MS, 0);
 }
 
 /* ---- start ------------------------------------------------------------ */
@@ -206,62 +168,49 @@ int main(int argc, char **argv) {
     fprintf(stderr, "snakepit: cannot open the top scores: %s\n", err);
     return 1;
   }
-  sp_lobby_settings ls = {
-      .tick_rate = cfg->tick_rate,
-      .max_players = cfg->max_players,
-      .field_w = cfg->field_w,
-      .field_h = cfg->field_h,
-      .has_seed = cfg->has_seed,
-      .seed = cfg->seed,
-  };
-  if (sp_lobby_new(app.loop, &ls, app.scores, &app.lobby) != 0) {
+  sp_shared *sh = &app.sh;
+  sh->cfg = cfg;
+  sh->nworkers = cfg->workers;
+  sh->hub_ctx = &app;
+  sh->hub_score = sp__hub_score;
+  sh->hub_worker_done = sp__hub_worker_done;
+  sh->ntop = sp_scores_count(app.scores);
+  for (size_t i = 0; i < sh->ntop; i++)
+    sh->top[i] = *sp_scores_row(app.scores, i);
+  sh->workers = calloc((size_t)cfg->workers, sizeof *sh->workers);
+  sh->limits = sp_iptable_new();
+  if (!sh->workers || !sh->limits ||
+      sp_directory_new(cfg->workers, &sh->dir) != 0 ||
+      sp_mailbox_init(app.loop, sh, &app.mail) != 0) {
     fprintf(stderr, "snakepit: out of memory\n");
     return 1;
   }
-  sp_server_options so = {
-      .host = cfg->host,
-      .port = cfg->port,
-      .static_dir = cfg->static_dir,
-      .max_message = cfg->max_message,
-      .max_queue = cfg->max_queue,
-      .max_conns = cfg->max_conns,
-      .max_conns_per_ip = cfg->max_conns_per_ip,
-      .header_timeout_ms = (uint64_t)(cfg->header_timeout * 1000),
-      .register_timeout_ms = (uint64_t)(cfg->register_timeout * 1000),
-      .ping_interval_ms = (uint64_t)(cfg->ping_interval * 1000),
-      .max_msg_rate = cfg->max_msg_rate,
-      .allowed_origins = cfg->allowed_origins,
-  };
-  sp_server_handler h = {
-      .data = &app,
-      .on_upgrade = sp__on_upgrade,
-      .on_message = sp__on_message,
-      .on_close = sp__on_close,
-      .on_api = sp__on_api,
-  };
-  int e = sp_server_start(app.loop, &so, &h, &app.server);
-  if (e != 0) {
-    fprintf(stderr, "snakepit: cannot listen on %s:%d: %s\n", cfg->host,
-            cfg->port, uv_strerror(e));
-    return 1;
+  sh->hub = app.mail;
+  for (int i = 0; i < cfg->workers; i++) {
+    int e = sp_worker_start(sh, i, &sh->workers[i]);
+    if (e != 0) {
+      fprintf(stderr, "snakepit: cannot listen on %s:%d: %s\n", cfg->host,
+              i == 0 ? cfg->port : sh->port, uv_strerror(e));
+      return 1;
+    }
   }
   uv_signal_init(app.loop, &app.sigint);
   uv_signal_init(app.loop, &app.sigterm);
   app.sigint.data = app.sigterm.data = &app;
   uv_signal_start(&app.sigint, sp__on_signal, SIGINT);
   uv_signal_start(&app.sigterm, sp__on_signal, SIGTERM);
-  uv_timer_init(app.loop, &app.shutdown_timer);
-  app.shutdown_timer.data = &app;
+  uv_timer_init(app.loop, &app.watchdog);
+  app.watchdog.data = &app;
 
-  sp_log_info("listening", "host=%s port=%d version=%s tick_rate=%g field=%dx%d "
-              "max_players=%d top_scores=%zu",
-              cfg->host, sp_server_port(app.server), SP_VERSION, cfg->tick_rate,
-              cfg->field_w, cfg->field_h, cfg->max_players,
-              sp_scores_count(app.scores));
+  sp_log_info("listening", "host=%s port=%d version=%s workers=%d tick_rate=%g "
+              "field=%dx%d max_players=%d top_scores=%zu",
+              cfg->host, sh->port, SP_VERSION, cfg->workers, cfg->tick_rate,
+              cfg->field_w, cfg->field_h, cfg->max_players, sh->ntop);
   uv_run(app.loop, UV_RUN_DEFAULT);
 
-  sp_lobby_free(app.lobby);
-  sp_server_free(app.server);
+  sp_directory_free(sh->dir);
+  sp_iptable_free(sh->limits);
+  free(sh->workers);
   if (uv_loop_close(app.loop) != 0)
     sp_log_warn("loop_not_empty", NULL);
   sp_log_info("stopped", NULL);

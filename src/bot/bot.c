@@ -21,7 +21,8 @@ static const int sp__bot_dy[4] = {0, -1, 0, 1};
 
 int sp_bot_scratch_init(sp_bot_scratch *scratch, int w, int h) {
   memset(scratch, 0, sizeof *scratch);
-  if (w <= 0 || h <= 0 || w > 65535 || h > 65535 || (long long)w * h > INT32_MAX)
+  if (w <= 0 || h <= 0 || w > 65535 || h > 65535 ||
+      (long long)w * h > INT32_MAX)
     return SP_EINVAL;
   size_t n = (size_t)w * (size_t)h;
   scratch->seen = calloc(n, sizeof *scratch->seen);
@@ -86,29 +87,41 @@ static int sp__bot_head_dist(const sp_bot_snapshot *s, int x, int y) {
   return best;
 }
 
-/* Counts the passable cells reachable from `start` without crossing the
+/* Queue entries carry both coordinates (y << 16 | x; both fit in 16 bits),
+ * which spares a division per visited cell. */
+#define SP__BOT_PACK(x, y) ((uint32_t)(y) << 16 | (uint32_t)(x))
+
+/* Marks cell n as visited if it is passable and not yet seen; returns 1
+ * when it was marked (the caller enqueues it). */
+static inline int sp__bot_visit(const sp_bot_snapshot *s, sp_bot_scratch *sc,
+                                uint32_t gen, int n) {
+  if (sc->seen[n] == gen || !sp__bot_passable(s->cells[n].ch))
+    return 0;
+  sc->seen[n] = gen;
+  return 1;
+}
+
+/* Counts the passable cells reachable from (x, y) without crossing the
  * bot's head, stopping at `limit`: the result is exact below the limit. */
-static int sp__bot_area(const sp_bot_snapshot *s, sp_bot_scratch *sc,
-                        int start, int limit) {
+static int sp__bot_area(const sp_bot_snapshot *s, sp_bot_scratch *sc, int x,
+                        int y, int limit) {
   uint32_t gen = sp__bot_gen(sc);
   int w = s->width;
   sc->seen[s->head_y * w + s->head_x] = gen;
-  sc->seen[start] = gen;
-  sc->queue[0] = start;
+  sc->seen[y * w + x] = gen;
+  sc->queue[0] = SP__BOT_PACK(x, y);
   int head = 0, tail = 1;
   while (head < tail && tail < limit) {
-    int c = sc->queue[head++];
-    int cx = c % w, cy = c / w;
-    for (int d = 0; d < 4; d++) {
-      int nx = cx + sp__bot_dx[d], ny = cy + sp__bot_dy[d];
-      if (!sp__bot_inside(s, nx, ny))
-        continue;
-      int n = ny * w + nx;
-      if (sc->seen[n] == gen || !sp__bot_passable(s->cells[n].ch))
-        continue;
-      sc->seen[n] = gen;
-      sc->queue[tail++] = n;
-    }
+    uint32_t q = sc->queue[head++];
+    int cx = (int)(q & 0xffff), cy = (int)(q >> 16), c = cy * w + cx;
+    if (cx > 0 && sp__bot_visit(s, sc, gen, c - 1))
+      sc->queue[tail++] = SP__BOT_PACK(cx - 1, cy);
+    if (cy > 0 && sp__bot_visit(s, sc, gen, c - w))
+      sc->queue[tail++] = SP__BOT_PACK(cx, cy - 1);
+    if (cx < w - 1 && sp__bot_visit(s, sc, gen, c + 1))
+      sc->queue[tail++] = SP__BOT_PACK(cx + 1, cy);
+    if (cy < s->height - 1 && sp__bot_visit(s, sc, gen, c + w))
+      sc->queue[tail++] = SP__BOT_PACK(cx, cy + 1);
   }
   return tail < limit ? tail : limit;
 }
@@ -124,11 +137,11 @@ static int sp__bot_seek(const sp_bot_snapshot *s, sp_bot_scratch *sc,
   sc->seen[s->head_y * w + s->head_x] = gen;
   int head = 0, tail = 0;
   for (int i = 0; i < nseeds; i++) {
-    int c = (s->head_y + sp__bot_dy[seeds[i]]) * w + s->head_x +
-            sp__bot_dx[seeds[i]];
-    sc->seen[c] = gen;
-    sc->first[c] = (uint8_t)seeds[i];
-    sc->queue[tail++] = c;
+    int x = s->head_x + sp__bot_dx[seeds[i]];
+    int y = s->head_y + sp__bot_dy[seeds[i]];
+    sc->seen[y * w + x] = gen;
+    sc->first[y * w + x] = (uint8_t)seeds[i];
+    sc->queue[tail++] = SP__BOT_PACK(x, y);
   }
   double best = 0;
   int best_dir = -1;
@@ -137,8 +150,9 @@ static int sp__bot_seek(const sp_bot_snapshot *s, sp_bot_scratch *sc,
       break; /* even a 9 from here on scores no more than the best */
     int layer_end = tail;
     for (; head < layer_end; head++) {
-      int c = sc->queue[head];
-      int cx = c % w, cy = c / w;
+      uint32_t q = sc->queue[head];
+      int cx = (int)(q & 0xffff), cy = (int)(q >> 16);
+      int c = cy * w + cx;
       char ch = s->cells[c].ch;
       if (ch >= '1' && ch <= '9') {
         double score = (double)(ch - '0') / dist;
@@ -149,16 +163,22 @@ static int sp__bot_seek(const sp_bot_snapshot *s, sp_bot_scratch *sc,
           best_dir = sc->first[c];
         }
       }
-      for (int d = 0; d < 4; d++) {
-        int nx = cx + sp__bot_dx[d], ny = cy + sp__bot_dy[d];
-        if (!sp__bot_inside(s, nx, ny))
-          continue;
-        int n = ny * w + nx;
-        if (sc->seen[n] == gen || !sp__bot_passable(s->cells[n].ch))
-          continue;
-        sc->seen[n] = gen;
-        sc->first[n] = sc->first[c];
-        sc->queue[tail++] = n;
+      uint8_t f = sc->first[c];
+      if (cx > 0 && sp__bot_visit(s, sc, gen, c - 1)) {
+        sc->first[c - 1] = f;
+        sc->queue[tail++] = SP__BOT_PACK(cx - 1, cy);
+      }
+      if (cy > 0 && sp__bot_visit(s, sc, gen, c - w)) {
+        sc->first[c - w] = f;
+        sc->queue[tail++] = SP__BOT_PACK(cx, cy - 1);
+      }
+      if (cx < w - 1 && sp__bot_visit(s, sc, gen, c + 1)) {
+        sc->first[c + 1] = f;
+        sc->queue[tail++] = SP__BOT_PACK(cx + 1, cy);
+      }
+      if (cy < s->height - 1 && sp__bot_visit(s, sc, gen, c + w)) {
+        sc->first[c + w] = f;
+        sc->queue[tail++] = SP__BOT_PACK(cx, cy + 1);
       }
     }
   }
@@ -223,7 +243,7 @@ int sp_bot_choose(const sp_bot_snapshot *s, sp_bot_scratch *sc) {
     /* Without scratch memory every passable step counts as roomy. */
     int roomy = 1;
     if (searchable) {
-      st->area = sp__bot_area(s, sc, ny * s->width + nx, 2 * need);
+      st->area = sp__bot_area(s, sc, nx, ny, 2 * need);
       roomy = st->area >= need;
     }
     st->rank = !roomy ? 1 : st->safe ? 3 : 2;

@@ -14,20 +14,24 @@
 
 typedef struct sp_bot_snapshot {
   int width, height;
-  const sp_cell *cells;    /* width*height cells, row-major, copied at the tick */
-  int head_x, head_y, dir; /* this bot's head and current direction (SP_DIR_*) */
-  int length;              /* this bot's length in cells; 0 if unknown */
-  int nheads;              /* other live snakes' heads: the cells one of them */
-  const int *heads_xy;     /* can reach next tick are dangerous; 2*nheads ints */
-} sp_bot_snapshot;          /* x0,y0,x1,y1,... (this bot's own head is skipped) */
+  const sp_cell *cells; /* width*height cells, row-major, copied at the tick */
+  int head_x, head_y;   /* this bot's head */
+  int dir;              /* and its current direction (SP_DIR_*) */
+  int length;           /* its length in cells; 0 if unknown */
+  /* Other live snakes' heads, x0,y0,x1,y1,... (2*nheads ints): the cells one
+   * of them can reach next tick are dangerous. This bot's own head, if it is
+   * listed, is skipped. */
+  int nheads;
+  const int *heads_xy;
+} sp_bot_snapshot;
 
 /* Working memory of a search. The fields are private. */
 typedef struct sp_bot_scratch {
-  int ncells;       /* capacity in cells */
-  uint32_t gen;     /* current visit generation; 0 is never used */
-  uint32_t *seen;   /* ncells visit stamps */
-  int32_t *queue;   /* ncells cell indices */
-  uint8_t *first;   /* ncells: the first step (SP_DIR_*) of the path found */
+  int ncells;      /* capacity in cells */
+  uint32_t gen;    /* current visit generation; 0 is never used */
+  uint32_t *seen;  /* ncells visit stamps */
+  uint32_t *queue; /* ncells cells, packed as y << 16 | x */
+  uint8_t *first;  /* ncells: the first step (SP_DIR_*) of the path found */
 } sp_bot_scratch;
 
 /* Prepares scratch memory for fields of up to w*h cells. Returns 0, SP_EINVAL

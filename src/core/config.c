@@ -4,11 +4,23 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+
+/* The CPUs this process may use (its affinity mask), at least 1. */
+static int sp__cpus(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0)
+      return n > 64 ? 64 : n;
+  }
+  return 1;
+}
 
 void sp_config_default(sp_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -28,6 +40,9 @@ void sp_config_default(sp_config *cfg) {
   cfg->register_timeout = 30;
   cfg->ping_interval = 20;
   cfg->max_msg_rate = 30;
+  cfg->workers = sp__cpus();
+  cfg->bots = 0;
+  cfg->round_seconds = 0;
 }
 
 static const char sp__usage[] =
@@ -65,6 +80,15 @@ static const char sp__usage[] =
     "  --allowed-origins L  comma-separated Origins allowed to open a "
     "WebSocket\n"
     "                       (default: any)\n"
+    "\n"
+    "Scale and play:\n"
+    "  --workers N          event loops, one thread each (default: the CPUs "
+    "this\n"
+    "                       process may use)\n"
+    "  --bots N             computer snakes per room while a human plays "
+    "(default 0)\n"
+    "  --round-seconds S    length of a timed round, 0 for unlimited "
+    "(default 0)\n"
     "\n"
     "  --help               show this help and exit\n"
     "  --version            show the version and exit\n";
@@ -125,7 +149,8 @@ int sp_config_parse(sp_config *cfg, int argc, char **argv,
   enum {
     O_HOST = 256, O_PORT, O_DATA, O_STATIC, O_TICK, O_MAXP, O_FIELD, O_SEED,
     O_MAXMSG, O_MAXQ, O_LOG, O_HELP, O_VERSION, O_MAXCONNS, O_MAXIP,
-    O_HEADER_TO, O_REGISTER_TO, O_PING, O_RATE, O_ORIGINS
+    O_HEADER_TO, O_REGISTER_TO, O_PING, O_RATE, O_ORIGINS, O_WORKERS,
+    O_BOTS, O_ROUND
   };
   static const struct option opts[] = {
       {"host", required_argument, NULL, O_HOST},
@@ -146,6 +171,9 @@ int sp_config_parse(sp_config *cfg, int argc, char **argv,
       {"ping-interval", required_argument, NULL, O_PING},
       {"max-msg-rate", required_argument, NULL, O_RATE},
       {"allowed-origins", required_argument, NULL, O_ORIGINS},
+      {"workers", required_argument, NULL, O_WORKERS},
+      {"bots", required_argument, NULL, O_BOTS},
+      {"round-seconds", required_argument, NULL, O_ROUND},
       {"help", no_argument, NULL, O_HELP},
       {"version", no_argument, NULL, O_VERSION},
       {NULL, 0, NULL, 0},
@@ -272,6 +300,26 @@ int sp_config_parse(sp_config *cfg, int argc, char **argv,
         return sp__bad("allowed-origins", v, "a comma-separated list of origins");
       strcpy(cfg->allowed_origins, v);
       break;
+    case O_WORKERS:
+      if (sp__parse_int(v, 1, 64, &n))
+        return sp__bad("workers", v, "1..64");
+      cfg->workers = (int)n;
+      break;
+    case O_BOTS:
+      if (sp__parse_int(v, 0, 100, &n))
+        return sp__bad("bots", v, "0..100");
+      cfg->bots = (int)n;
+      break;
+    case O_ROUND: {
+      char *end;
+      errno = 0;
+      double sec = strtod(v, &end);
+      if (errno || end == v || *end != '\0' || !isfinite(sec) || sec < 0 ||
+          sec > 86400)
+        return sp__bad("round-seconds", v, "seconds from 0 to 86400");
+      cfg->round_seconds = sec;
+      break;
+    }
     case O_HELP:
       fputs(sp__usage, stdout);
       return 1;

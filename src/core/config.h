@@ -29,6 +29,9 @@ typedef struct sp_config {
   double ping_interval;      /* seconds of silence before a ping, and for its answer */
   double max_msg_rate;       /* client messages per second (burst: 2 s worth, at least 10) */
   char allowed_origins[2048]; /* comma-separated; empty = any origin */
+  int workers;               /* event loops, one thread each */
+  int bots;                  /* computer snakes per room while humans play */
+  double round_seconds;      /* 0: unlimited */
 } sp_config;
 
 /* Smallest field side: a newborn snake is born at least INIT_LENGTH + 2

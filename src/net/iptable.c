@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #define SP_IPTABLE_BUCKETS 4096 /* power of two */
 
@@ -13,6 +14,8 @@ typedef struct sp__ipentry {
 } sp__ipentry;
 
 struct sp_iptable {
+  uv_mutex_t lock;
+  int total;
   sp__ipentry *buckets[SP_IPTABLE_BUCKETS];
 };
 
@@ -34,7 +37,14 @@ static uint32_t sp__hash(const sp_iptable_key *k) {
   return h & (SP_IPTABLE_BUCKETS - 1);
 }
 
-sp_iptable *sp_iptable_new(void) { return calloc(1, sizeof(sp_iptable)); }
+sp_iptable *sp_iptable_new(void) {
+  sp_iptable *t = calloc(1, sizeof *t);
+  if (t && uv_mutex_init(&t->lock) != 0) {
+    free(t);
+    return NULL;
+  }
+  return t;
+}
 
 void sp_iptable_free(sp_iptable *t) {
   if (!t)
@@ -46,33 +56,47 @@ void sp_iptable_free(sp_iptable *t) {
       free(e);
     }
   }
+  uv_mutex_destroy(&t->lock);
   free(t);
 }
 
-int sp_iptable_inc(sp_iptable *t, const sp_iptable_key *k) {
+int sp_iptable_inc(sp_iptable *t, const sp_iptable_key *k, int *total) {
+  int n = -1;
+  uv_mutex_lock(&t->lock);
   sp__ipentry **b = &t->buckets[sp__hash(k)];
   for (sp__ipentry *e = *b; e; e = e->next)
-    if (memcmp(&e->key, k, sizeof *k) == 0)
-      return ++e->count;
-  sp__ipentry *e = malloc(sizeof *e);
-  if (!e)
-    return -1;
-  e->key = *k;
-  e->count = 1;
-  e->next = *b;
-  *b = e;
-  return 1;
+    if (memcmp(&e->key, k, sizeof *k) == 0) {
+      n = ++e->count;
+      break;
+    }
+  if (n < 0) {
+    sp__ipentry *e = malloc(sizeof *e);
+    if (e) {
+      e->key = *k;
+      e->count = n = 1;
+      e->next = *b;
+      *b = e;
+    }
+  }
+  if (n > 0)
+    t->total++;
+  *total = t->total;
+  uv_mutex_unlock(&t->lock);
+  return n;
 }
 
 void sp_iptable_dec(sp_iptable *t, const sp_iptable_key *k) {
+  uv_mutex_lock(&t->lock);
   for (sp__ipentry **pe = &t->buckets[sp__hash(k)]; *pe; pe = &(*pe)->next) {
     sp__ipentry *e = *pe;
     if (memcmp(&e->key, k, sizeof *k) == 0) {
+      t->total--;
       if (--e->count == 0) {
         *pe = e->next;
         free(e);
       }
-      return;
+      break;
     }
   }
+  uv_mutex_unlock(&t->lock);
 }

@@ -1,9 +1,12 @@
 #include "net/server.h"
 
+#include <errno.h>
 #include <http_parser.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -51,6 +54,7 @@ struct sp_conn {
   uint8_t drop_run;   /* consecutive seconds with drops */
   unsigned registered : 1;
   unsigned ip_counted : 1;
+  unsigned adopted : 1;
   sp_iptable_key ip;
   char peer[48];
 };
@@ -69,10 +73,20 @@ struct sp_server {
   int shutting_down;
   int open_handles; /* listener + sweep timer */
   sp_iptable *ips;
+  int own_ips;
   sp_server_stats stats;
   double burst;
   char origins[2048];
   char rbuf[SP_READ_BUF];
+};
+
+struct sp_moved_conn {
+  int fd;
+  sp_http_request req;
+  char query[SP_HTTP_MAX_URL + 1];
+  char peer[48];
+  size_t restlen;
+  char rest[]; /* bytes read after the request head */
 };
 
 typedef struct sp__write_req {
@@ -490,6 +504,48 @@ static void sp__resume(sp_conn *c) {
     uv_read_start((uv_stream_t *)&c->tcp, sp__alloc_cb, sp__read_cb);
 }
 
+/* Detaches the connection for another loop: a duplicate of the socket goes
+ * with the request and the bytes already read; this loop's handle closes.
+ * Reading stopped with the request, so no byte is lost or read twice. */
+static void sp__move(sp_conn *c, const sp_http_request *req, const char *query,
+                     const char *rest, size_t restlen) {
+  sp_server *s = c->srv;
+  uv_os_fd_t fd;
+  sp_moved_conn *m = NULL;
+  if (c->qlen > 0 || c->writing || c->stash_len > 0 ||
+      uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+    goto fail; /* earlier responses still queued: too rare to wait for */
+  m = malloc(sizeof *m + restlen);
+  if (!m)
+    goto fail;
+  m->fd = dup(fd);
+  if (m->fd < 0)
+    goto fail;
+  m->req = *req;
+  snprintf(m->query, sizeof m->query, "%s", query);
+  memcpy(m->peer, c->peer, sizeof m->peer);
+  m->restlen = restlen;
+  if (restlen)
+    memcpy(m->rest, rest, restlen);
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  sp__abort(c);
+  s->h.on_move(s->h.data, c, m);
+  return;
+fail:
+  free(m);
+  sp__respond_text(c, 503, "cannot move the connection", NULL, 0, 0);
+}
+
+void sp_moved_conn_free(sp_moved_conn *m) {
+  if (!m)
+    return;
+  close(m->fd);
+  free(m);
+}
+
+const char *sp_moved_conn_query(const sp_moved_conn *m) { return m->query; }
+int sp_conn_adopted(const sp_conn *c) { return c->adopted; }
+
 /* Exact match against a comma-separated list (spaces around items ignored). */
 static int sp__origin_allowed(const char *list, const char *origin) {
   size_t ol = strlen(origin);
@@ -547,6 +603,11 @@ static void sp__upgrade(sp_conn *c, const sp_http_request *req,
   int status = c->srv->h.on_upgrade
                    ? c->srv->h.on_upgrade(c->srv->h.data, c, query, &reason)
                    : 404;
+  if (status == SP_SERVER_MOVE) {
+    sp_ws_free(ws);
+    sp__move(c, req, query, rest, restlen);
+    return;
+  }
   if (status != 0) {
     sp_ws_free(ws);
     sp__respond_text(c, status, reason, NULL, 0, 0);
@@ -710,17 +771,11 @@ static void sp__read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- listener -------------------------------------------------------- */
 
-static void sp__on_connection(uv_stream_t *listener, int status) {
-  sp_server *s = listener->data;
-  if (status < 0) {
-    sp_log_warn("accept_failed", "error=%s", uv_strerror(status));
-    return;
-  }
+/* A new connection object in the server's list, its handle initialised. */
+static sp_conn *sp__conn_new(sp_server *s) {
   sp_conn *c = calloc(1, sizeof *c);
-  if (!c) {
-    sp_log_error("accept_failed", "error=\"out of memory\"");
-    return;
-  }
+  if (!c)
+    return NULL;
   c->srv = s;
   c->id = ++s->next_id;
   c->state = SP_CONN_HTTP;
@@ -731,10 +786,10 @@ static void sp__on_connection(uv_stream_t *listener, int status) {
     s->conns->prev = c;
   s->conns = c;
   s->nconns++;
-  if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
-    sp__abort(c);
-    return;
-  }
+  return c;
+}
+
+static void sp__set_peer(sp_conn *c) {
   struct sockaddr_storage ss;
   int len = sizeof ss;
   memset(&ss, 0, sizeof ss);
@@ -750,11 +805,30 @@ static void sp__on_connection(uv_stream_t *listener, int status) {
       snprintf(c->peer, sizeof c->peer, "%s:%d", ip, ntohs(a->sin_port));
     }
   }
-  uv_tcp_nodelay(&c->tcp, 1);
   sp_iptable_key_from(&c->ip, (struct sockaddr *)&ss);
-  int per_ip = sp_iptable_inc(s->ips, &c->ip);
+}
+
+static void sp__on_connection(uv_stream_t *listener, int status) {
+  sp_server *s = listener->data;
+  if (status < 0) {
+    sp_log_warn("accept_failed", "error=%s", uv_strerror(status));
+    return;
+  }
+  sp_conn *c = sp__conn_new(s);
+  if (!c) {
+    sp_log_error("accept_failed", "error=\"out of memory\"");
+    return;
+  }
+  if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+    sp__abort(c);
+    return;
+  }
+  sp__set_peer(c);
+  uv_tcp_nodelay(&c->tcp, 1);
+  int total = 0;
+  int per_ip = sp_iptable_inc(s->ips, &c->ip, &total);
   c->ip_counted = per_ip > 0;
-  if ((int)s->nconns > s->opt.max_conns || per_ip > s->opt.max_conns_per_ip ||
+  if (total > s->opt.max_conns || per_ip > s->opt.max_conns_per_ip ||
       per_ip < 0) {
     /* Refused before any byte is read: one 503, then the socket closes. */
     static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
@@ -763,8 +837,8 @@ static void sp__on_connection(uv_stream_t *listener, int status) {
                                "Connection: close\r\n\r\n"
                                "too many connections\n";
     s->stats.refused_full++;
-    sp_log_warn("conn_refused", "peer=%s conns=%zu per_ip=%d", c->peer,
-                s->nconns, per_ip);
+    sp_log_warn("conn_refused", "peer=%s conns=%d per_ip=%d", c->peer, total,
+                per_ip);
     uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
     uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     sp__abort(c);
@@ -778,6 +852,29 @@ static void sp__on_connection(uv_stream_t *listener, int status) {
   c->last_rx = uv_now(s->loop);
   c->deadline = c->last_rx + s->opt.header_timeout_ms;
   uv_read_start((uv_stream_t *)&c->tcp, sp__alloc_cb, sp__read_cb);
+}
+
+int sp_server_adopt(sp_server *s, sp_moved_conn *m) {
+  sp_conn *c = s->shutting_down ? NULL : sp__conn_new(s);
+  if (!c)
+    return SP_ECLOSED;
+  c->adopted = 1;
+  if (uv_tcp_open(&c->tcp, m->fd) != 0) {
+    sp__abort(c);
+    return SP_ECLOSED;
+  }
+  m->fd = -1; /* the handle owns it now */
+  memcpy(c->peer, m->peer, sizeof c->peer);
+  sp__set_peer(c);
+  int total = 0;
+  c->ip_counted = sp_iptable_inc(s->ips, &c->ip, &total) > 0;
+  uv_tcp_nodelay(&c->tcp, 1);
+  c->last_rx = uv_now(s->loop);
+  sp__upgrade(c, &m->req, m->query, m->rest, m->restlen);
+  if (!c->handle_closing)
+    uv_read_start((uv_stream_t *)&c->tcp, sp__alloc_cb, sp__read_cb);
+  free(m);
+  return 0;
 }
 
 /* Closes connections whose peer never finished the closing handshake. */
@@ -839,7 +936,11 @@ int sp_server_start(uv_loop_t *loop, const sp_server_options *opt,
   s->burst = opt->max_msg_rate * 2 > 10 ? opt->max_msg_rate * 2 : 10;
   if (opt->allowed_origins)
     snprintf(s->origins, sizeof s->origins, "%s", opt->allowed_origins);
-  s->ips = sp_iptable_new();
+  s->ips = opt->limits;
+  if (!s->ips) {
+    s->ips = sp_iptable_new();
+    s->own_ips = 1;
+  }
   if (!s->ips) {
     free(s);
     return UV_ENOMEM;
@@ -855,8 +956,31 @@ int sp_server_start(uv_loop_t *loop, const sp_server_options *opt,
   uv_tcp_init(loop, &s->listener);
   s->listener.data = s;
   s->open_handles++;
-  if ((err = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) != 0 ||
-      (err = uv_listen((uv_stream_t *)&s->listener, 1024, sp__on_connection)) != 0)
+  if (opt->reuseport) {
+    /* libuv 1.44 has no UV_TCP_REUSEPORT: make the socket by hand. */
+    int one = 1;
+    int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      err = uv_translate_sys_error(errno);
+      goto fail_listener;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    socklen_t alen = addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                 : sizeof(struct sockaddr_in);
+    if (bind(fd, (struct sockaddr *)&addr, alen) != 0) {
+      err = uv_translate_sys_error(errno);
+      close(fd);
+      goto fail_listener;
+    }
+    if ((err = uv_tcp_open(&s->listener, fd)) != 0) {
+      close(fd);
+      goto fail_listener;
+    }
+  } else if ((err = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) != 0) {
+    goto fail_listener;
+  }
+  if ((err = uv_listen((uv_stream_t *)&s->listener, 1024, sp__on_connection)) != 0)
     goto fail_listener;
   struct sockaddr_storage bound;
   int len = sizeof bound;
@@ -878,7 +1002,8 @@ fail_listener:
   *out = s;
   return err;
 fail:
-  sp_iptable_free(s->ips);
+  if (s->own_ips)
+    sp_iptable_free(s->ips);
   free(s);
   *out = NULL;
   return err;
@@ -918,7 +1043,8 @@ void sp_server_close(sp_server *s) {
 void sp_server_free(sp_server *s) {
   if (!s)
     return;
-  sp_iptable_free(s->ips);
+  if (s->own_ips)
+    sp_iptable_free(s->ips);
   free(s);
 }
 

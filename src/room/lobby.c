@@ -19,7 +19,7 @@ struct sp_lobby {
 };
 
 int sp_lobby_new(uv_loop_t *loop, const sp_lobby_settings *st,
-                 sp_scores *scores, sp_lobby **out) {
+                 sp_lobby **out) {
   sp_lobby *l = calloc(1, sizeof *l);
   if (!l)
     return SP_ENOMEM;
@@ -31,7 +31,10 @@ int sp_lobby_new(uv_loop_t *loop, const sp_lobby_settings *st,
   l->env.interval_ns = (uint64_t)(1e9 / st->tick_rate + 0.5);
   l->env.has_seed = st->has_seed;
   l->env.seed = st->seed;
-  l->env.scores = scores;
+  l->env.next_player_id = st->next_player_id;
+  l->env.on_score = st->on_score;
+  l->env.on_snakes = st->on_snakes;
+  l->env.hooks_data = st->hooks_data;
   l->env.fail_room = getenv("SNAKEPIT_TEST_FAIL_ROOM");
   *out = l;
   return 0;
@@ -156,24 +159,24 @@ void sp_lobby_leave(sp_lobby *l, sp_player *p) {
 
 size_t sp_lobby_room_count(const sp_lobby *l) { return l->nrooms; }
 
-void sp_lobby_rooms_json(const sp_lobby *l, sp_buf *out) {
-  sp_buf_puts(out, "{\"rooms\":[");
-  for (sp__entry *e = l->rooms; e; e = e->next) {
-    const char *name = sp_room_name(e->room);
-    if (e != l->rooms)
-      sp_buf_putc(out, ',');
-    sp_buf_puts(out, "{\"name\":");
-    sp_json_string(out, name, strlen(name));
-    sp_buf_printf(out, ",\"connections\":%zu,\"snakes\":%zu}",
-                  sp_room_members(e->room), sp_room_snakes(e->room));
-  }
-  sp_buf_puts(out, "]}");
+void sp_lobby_set_top(sp_lobby *l, const sp_score_row *rows, size_t n) {
+  if (n == l->env.ntop && memcmp(rows, l->env.top, n * sizeof *rows) == 0)
+    return;
+  memcpy(l->env.top, rows, n * sizeof *rows);
+  l->env.ntop = n;
+  sp_frame_unref(l->env.top_scores);
+  l->env.top_scores = NULL;
+  sp_frame *f = sp_room_env_top_scores(&l->env);
+  if (!f)
+    return;
+  for (sp__entry *e = l->rooms; e; e = e->next)
+    sp_room_broadcast(e->room, f);
 }
 
 void sp_lobby_scores_json(const sp_lobby *l, sp_buf *out) {
   sp_buf_puts(out, "{\"scores\":[");
-  for (size_t i = 0; i < sp_scores_count(l->env.scores); i++) {
-    const sp_score_row *row = sp_scores_row(l->env.scores, i);
+  for (size_t i = 0; i < l->env.ntop; i++) {
+    const sp_score_row *row = &l->env.top[i];
     if (i)
       sp_buf_putc(out, ',');
     sp_buf_puts(out, "{\"name\":");

@@ -1,6 +1,6 @@
 /* lobby: the rooms of one loop, by name. A room is created by its first
  * connection and closed when its last connection leaves. The lobby also
- * answers the JSON views of /api/rooms and /api/scores. */
+ * keeps this loop's copy of the top scores (see sp_room_env). */
 #ifndef SP_LOBBY_H
 #define SP_LOBBY_H
 
@@ -12,6 +12,7 @@
 #include "net/server.h"
 #include "room/room.h"
 #include "store/scores.h"
+#include <stdatomic.h>
 
 typedef struct sp_lobby sp_lobby;
 
@@ -21,12 +22,20 @@ typedef struct sp_lobby_settings {
   int field_w, field_h;
   int has_seed;
   uint64_t seed;
+  atomic_uint *next_player_id; /* shared by every lobby */
+  /* See sp_room_env; data is passed to both. */
+  void (*on_score)(void *data, const char *name, uint32_t score);
+  void (*on_snakes)(void *data, const char *room, size_t snakes);
+  void *hooks_data;
 } sp_lobby_settings;
 
-/* The caller owns *out; sp_lobby_free() once every room has closed. The
- * scores store is borrowed and must outlive the lobby. */
+/* The caller owns *out; sp_lobby_free() once every room has closed. */
 int sp_lobby_new(uv_loop_t *loop, const sp_lobby_settings *st,
-                 sp_scores *scores, sp_lobby **out);
+                 sp_lobby **out);
+
+/* Replaces this loop's copy of the top scores; if it changed, every
+ * registered member of every room gets the new `top_scores`. */
+void sp_lobby_set_top(sp_lobby *l, const sp_score_row *rows, size_t n);
 void sp_lobby_free(sp_lobby *l);
 
 /* Reads the room of a /connect query string: `room=NAME`, 1 to 32 of
@@ -42,8 +51,6 @@ sp_player *sp_lobby_enter(sp_lobby *l, const char *room, sp_conn *c);
 void sp_lobby_leave(sp_lobby *l, sp_player *p);
 
 size_t sp_lobby_room_count(const sp_lobby *l);
-/* {"rooms":[{"name":..,"connections":N,"snakes":N},...]} */
-void sp_lobby_rooms_json(const sp_lobby *l, sp_buf *out);
 /* {"scores":[{"name":..,"score":N,"color":N},...]} */
 void sp_lobby_scores_json(const sp_lobby *l, sp_buf *out);
 

@@ -26,6 +26,7 @@ struct sp_room {
   size_t nmembers;
   sp_buf scratch; /* reused for every frame the room encodes */
   uint64_t ticks;
+  size_t published_snakes; /* last count told to env->on_snakes */
 };
 
 /* Frames of one broadcast: at most one per death, plus renders and scores.
@@ -87,8 +88,8 @@ sp_frame *sp_room_env_top_scores(sp_room_env *env) {
   sp_buf b = SP_BUF_INIT;
   sp_proto_begin(&b);
   sp_proto_top_scores_begin(&b);
-  for (size_t i = 0; i < sp_scores_count(env->scores); i++) {
-    const sp_score_row *row = sp_scores_row(env->scores, i);
+  for (size_t i = 0; i < env->ntop; i++) {
+    const sp_score_row *row = &env->top[i];
     sp_proto_top_scores_row(&b, row->name, row->score,
                             sp_proto_name_color(row->name));
   }
@@ -98,6 +99,14 @@ sp_frame *sp_room_env_top_scores(sp_room_env *env) {
     env->top_scores = sp_frame_new(SP_WS_OP_TEXT, b.data, b.len);
   sp_buf_free(&b);
   return env->top_scores;
+}
+
+static void sp__publish(sp_room *r) {
+  size_t n = sp_game_live_count(r->game);
+  if (n != r->published_snakes && r->env->on_snakes) {
+    r->published_snakes = n;
+    r->env->on_snakes(r->env->hooks_data, r->name, n);
+  }
 }
 
 /* Every registered member gets the same frames, in one write each. */
@@ -145,6 +154,7 @@ static void sp__fail(sp_room *r, const char *what) {
     sp__broadcast(r, &f, 1);
     sp_frame_unref(f);
   }
+  sp__publish(r);
 }
 
 /* Turns the game's events into the frames of PROTOCOL.md, in its order:
@@ -166,9 +176,13 @@ static void sp__emit(sp_room *r, int heartbeat) {
       scores++;
     else if (ev[i].type == SP_EV_DEATH) {
       sp_player *p = sp__find(r, ev[i].id);
-      if (p && sp_scores_submit(r->env->scores, p->name, ev[i].score)) {
-        sp_frame_unref(r->env->top_scores);
-        r->env->top_scores = NULL;
+      if (p && ev[i].score > 0) {
+        if (sp_top_insert(r->env->top, &r->env->ntop, p->name, ev[i].score)) {
+          sp_frame_unref(r->env->top_scores);
+          r->env->top_scores = NULL;
+        }
+        if (r->env->on_score)
+          r->env->on_score(r->env->hooks_data, p->name, ev[i].score);
       }
       sp_buf_reset(b);
       sp_proto_begin(b);
@@ -205,7 +219,10 @@ static void sp__emit(sp_room *r, int heartbeat) {
   }
   sp__broadcast(r, batch.frames, batch.n);
   sp__batch_free(&batch);
+  sp__publish(r);
 }
+
+void sp_room_broadcast(sp_room *r, sp_frame *f) { sp__broadcast(r, &f, 1); }
 
 static void sp__schedule(sp_room *r);
 
@@ -344,9 +361,9 @@ static void sp__new_player(sp_player *p, const char *name) {
   sp_room *r = p->room;
   snprintf(p->name, sizeof p->name, "%s", name);
   sp_conn_registered(p->conn);
-  p->id = ++r->env->next_player_id;
-  if (p->id == 0)
-    p->id = ++r->env->next_player_id;
+  do
+    p->id = atomic_fetch_add(r->env->next_player_id, 1) + 1;
+  while (p->id == 0);
   char q[96];
   sp_log_info("new_player", "room=%s conn=%llu peer=%s id=%u name=%s", r->name,
               (unsigned long long)sp_conn_id(p->conn), sp_conn_peer(p->conn),
@@ -419,6 +436,7 @@ static void sp__join(sp_player *p) {
   }
   sp__broadcast(r, &f, 1);
   sp_frame_unref(f);
+  sp__publish(r);
 }
 
 void sp_player_message(sp_player *p, const uint8_t *msg, size_t len) {

@@ -10,6 +10,7 @@
 #define SP_ROOM_H
 
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -24,16 +25,25 @@
 typedef struct sp_room sp_room;
 typedef struct sp_player sp_player;
 
-/* What all rooms of a lobby share. Owned by the lobby. */
+/* What all rooms of a lobby (one loop) share. Owned by the lobby. */
 typedef struct sp_room_env {
   uv_loop_t *loop;
   sp_game_config game; /* seed is replaced per room */
   uint64_t interval_ns;
   int has_seed;
   uint64_t seed;
-  sp_scores *scores;
-  uint32_t next_player_id;
+  atomic_uint *next_player_id; /* shared by every loop: ids are unique */
+  /* This loop's copy of the global top scores: changed at once by a death
+   * here (so `top_scores` follows `p_gameover` within the tick) and
+   * replaced when the owner of the table sends a new one. */
+  sp_score_row top[SP_TOP_SCORES];
+  size_t ntop;
   sp_frame *top_scores; /* cached `[["top_scores",...]]`, NULL when stale */
+  /* A snake died with a score: the table's owner records it. */
+  void (*on_score)(void *data, const char *name, uint32_t score);
+  /* The number of live snakes of a room changed. */
+  void (*on_snakes)(void *data, const char *room, size_t snakes);
+  void *hooks_data;
   /* Testing knob (SNAKEPIT_TEST_FAIL_ROOM): the room of this name fails on
    * its 5th tick as if out of memory, to prove a failing room is reset
    * without disturbing the others. NULL in normal runs. */
@@ -59,6 +69,9 @@ void sp_player_message(sp_player *p, const uint8_t *msg, size_t len);
 /* The member's connection is gone: its snake dies, and the player is freed. */
 void sp_player_leave(sp_player *p);
 sp_room *sp_player_room(const sp_player *p);
+
+/* Queues a frame on every registered member of the room. */
+void sp_room_broadcast(sp_room *r, sp_frame *f);
 
 /* The top_scores frame, encoded once per change of the table. Returns a
  * borrowed frame (NULL when out of memory). */

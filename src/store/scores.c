@@ -59,6 +59,8 @@ int sp_top_insert(sp_score_row *rows, size_t *n, const char *name,
     return 0;
   size_t keep = *n < SP_TOP_SCORES ? *n : SP_TOP_SCORES - 1;
   memmove(&rows[pos + 1], &rows[pos], (keep - pos) * sizeof *rows);
+  /* Zero-filled names let two tables be compared with memcmp. */
+  memset(rows[pos].name, 0, sizeof rows[pos].name);
   snprintf(rows[pos].name, sizeof rows[pos].name, "%s", name);
   rows[pos].score = score;
   *n = keep + 1;

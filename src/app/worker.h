@@ -1,0 +1,51 @@
+/* worker: one event loop on its own thread, with its own listener (the
+ * port is shared with SO_REUSEPORT), its own rooms and its own mailbox.
+ * Every room belongs to exactly one worker (see room/directory.h); an
+ * upgrade for a room owned elsewhere is moved there. Workers talk to each
+ * other and to the hub only through mailboxes. */
+#ifndef SP_WORKER_H
+#define SP_WORKER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "core/config.h"
+#include "core/mailbox.h"
+#include "net/iptable.h"
+#include "room/directory.h"
+#include "store/scores.h"
+
+typedef struct sp_worker sp_worker;
+
+/* What the hub shares with every worker; set up before the first worker
+ * starts. The hub owns it. */
+typedef struct sp_shared {
+  const sp_config *cfg;
+  sp_directory *dir;
+  sp_iptable *limits;
+  atomic_uint next_player_id;
+  int nworkers;
+  sp_worker **workers;
+  sp_mailbox *hub;
+  void *hub_ctx;
+  /* Hub handlers, run on the hub's loop. */
+  void (*hub_score)(void *hub_ctx, const char *name, uint32_t score);
+  void (*hub_worker_done)(void *hub_ctx, int index);
+  int port; /* bound by worker 0, used by the others */
+  sp_score_row top[SP_TOP_SCORES];
+  size_t ntop;
+} sp_shared;
+
+/* Starts worker `index` on a new thread and waits until it listens.
+ * Returns 0 or a negative libuv error (logged). */
+int sp_worker_start(sp_shared *sh, int index, sp_worker **out);
+/* From the hub: a new global top scores table (copied). */
+void sp_worker_post_top(sp_worker *w, const sp_score_row *rows, size_t n);
+/* From the hub: close every client with 1001, then stop the loop. The
+ * worker reports to hub_worker_done when it is finished. */
+void sp_worker_post_shutdown(sp_worker *w);
+/* Waits for the thread and frees the worker. */
+void sp_worker_join(sp_worker *w);
+
+#endif

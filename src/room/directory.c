@@ -1,0 +1,138 @@
+#include "room/directory.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "core/error.h"
+#include "room/proto.h"
+
+typedef struct sp__dentry {
+  char name[33];
+  int loop;
+  size_t conns, snakes;
+  struct sp__dentry *next;
+} sp__dentry;
+
+struct sp_directory {
+  uv_mutex_t lock;
+  sp__dentry *head, *tail;
+  size_t nrooms;
+  int nloops;
+  size_t *per_loop; /* rooms per loop */
+};
+
+int sp_directory_new(int nloops, sp_directory **out) {
+  sp_directory *d = calloc(1, sizeof *d);
+  if (!d)
+    return SP_ENOMEM;
+  d->per_loop = calloc((size_t)nloops, sizeof *d->per_loop);
+  if (!d->per_loop || uv_mutex_init(&d->lock) != 0) {
+    free(d->per_loop);
+    free(d);
+    return SP_ENOMEM;
+  }
+  d->nloops = nloops;
+  *out = d;
+  return 0;
+}
+
+void sp_directory_free(sp_directory *d) {
+  if (!d)
+    return;
+  for (sp__dentry *e = d->head, *next; e; e = next) {
+    next = e->next;
+    free(e);
+  }
+  uv_mutex_destroy(&d->lock);
+  free(d->per_loop);
+  free(d);
+}
+
+static sp__dentry *sp__find(sp_directory *d, const char *name, sp__dentry **prev) {
+  sp__dentry *p = NULL;
+  for (sp__dentry *e = d->head; e; p = e, e = e->next)
+    if (strcmp(e->name, name) == 0) {
+      if (prev)
+        *prev = p;
+      return e;
+    }
+  return NULL;
+}
+
+int sp_directory_route(sp_directory *d, const char *name) {
+  uv_mutex_lock(&d->lock);
+  sp__dentry *e = sp__find(d, name, NULL);
+  if (!e) {
+    e = calloc(1, sizeof *e);
+    if (!e) {
+      uv_mutex_unlock(&d->lock);
+      return SP_ENOMEM;
+    }
+    snprintf(e->name, sizeof e->name, "%s", name);
+    int best = 0;
+    for (int i = 1; i < d->nloops; i++)
+      if (d->per_loop[i] < d->per_loop[best])
+        best = i;
+    e->loop = best;
+    d->per_loop[best]++;
+    if (d->tail)
+      d->tail->next = e;
+    else
+      d->head = e;
+    d->tail = e;
+    d->nrooms++;
+  }
+  e->conns++;
+  int loop = e->loop;
+  uv_mutex_unlock(&d->lock);
+  return loop;
+}
+
+void sp_directory_leave(sp_directory *d, const char *name) {
+  uv_mutex_lock(&d->lock);
+  sp__dentry *prev = NULL, *e = sp__find(d, name, &prev);
+  if (e && --e->conns == 0) {
+    if (prev)
+      prev->next = e->next;
+    else
+      d->head = e->next;
+    if (d->tail == e)
+      d->tail = prev;
+    d->per_loop[e->loop]--;
+    d->nrooms--;
+    free(e);
+  }
+  uv_mutex_unlock(&d->lock);
+}
+
+void sp_directory_set_snakes(sp_directory *d, const char *name, size_t snakes) {
+  uv_mutex_lock(&d->lock);
+  sp__dentry *e = sp__find(d, name, NULL);
+  if (e)
+    e->snakes = snakes;
+  uv_mutex_unlock(&d->lock);
+}
+
+size_t sp_directory_rooms(sp_directory *d) {
+  uv_mutex_lock(&d->lock);
+  size_t n = d->nrooms;
+  uv_mutex_unlock(&d->lock);
+  return n;
+}
+
+void sp_directory_json(sp_directory *d, sp_buf *out) {
+  uv_mutex_lock(&d->lock);
+  sp_buf_puts(out, "{\"rooms\":[");
+  for (sp__dentry *e = d->head; e; e = e->next) {
+    if (e != d->head)
+      sp_buf_putc(out, ',');
+    sp_buf_puts(out, "{\"name\":");
+    sp_json_string(out, e->name, strlen(e->name));
+    sp_buf_printf(out, ",\"connections\":%zu,\"snakes\":%zu}", e->conns,
+                  e->snakes);
+  }
+  sp_buf_puts(out, "]}");
+  uv_mutex_unlock(&d->lock);
+}
