@@ -19,6 +19,7 @@ struct sp_http {
   int header;         /* H_* for the current value */
   char value[256];    /* current value of an Upgrade / Connection header */
   size_t value_len;
+  int overflow;       /* the current value is too long: ignore all of it */
   int in_head, in_message, complete, error;
 };
 
@@ -30,6 +31,7 @@ static void sp__reset_request(sp_http *h) {
   h->field_done = 0;
   h->header = H_NONE;
   h->value_len = 0;
+  h->overflow = 0;
 }
 
 static int sp__on_begin(http_parser *p) {
@@ -73,6 +75,9 @@ static int sp__token_in(const char *list, const char *token) {
 /* Called when a header value is complete. */
 static void sp__end_value(sp_http *h) {
   h->value[h->value_len] = '\0';
+  if (h->overflow)
+    h->value[0] = '\0';
+  h->overflow = 0;
   if (h->header == H_UPGRADE && sp__token_in(h->value, "websocket"))
     h->req.has_upgrade_websocket = 1;
   if (h->header == H_CONNECTION && sp__token_in(h->value, "upgrade"))
@@ -120,17 +125,19 @@ static int sp__on_value(http_parser *p, const char *at, size_t len) {
   case H_ORIGIN: dst = h->req.origin; cap = sizeof h->req.origin; break;
   case H_UPGRADE:
   case H_CONNECTION:
-    if (h->value_len + len < sizeof h->value) {
-      memcpy(h->value + h->value_len, at, len);
-      h->value_len += len;
+    if (h->overflow || h->value_len + len >= sizeof h->value) {
+      h->overflow = 1; /* too long to be one we know: treat as absent */
+      return 0;
     }
+    memcpy(h->value + h->value_len, at, len);
+    h->value_len += len;
     return 0;
   default: return 0;
   }
   size_t cur = strlen(dst);
-  if (cur + len >= cap) {
-    dst[0] = '\0'; /* too long to be valid: treat as absent */
-    dst[cap - 1] = '\0';
+  if (h->overflow || cur + len >= cap) {
+    h->overflow = 1; /* too long to be valid: treat as absent */
+    dst[0] = '\0';
     return 0;
   }
   memcpy(dst + cur, at, len);
@@ -153,6 +160,7 @@ static int sp__on_complete(http_parser *p) {
   h->req.upgrade = p->upgrade;
   h->in_message = 0;
   h->complete = 1;
+  h->head_bytes = 0;
   /* Stop after each request so the caller answers them one by one. */
   http_parser_pause(p, 1);
   return 0;
@@ -188,25 +196,26 @@ sp_http_result sp_http_feed(sp_http *h, const char *data, size_t len,
   while (n < len && !h->complete) {
     /* Feed the head in slices so its size limit holds whatever the split. */
     size_t chunk = len - n;
-    if (!h->in_message || h->in_head) {
-      size_t room = SP_HTTP_MAX_HEAD + 1 - h->head_bytes;
+    int was_head = !h->in_message || h->in_head;
+    if (was_head) {
+      /* A head that has used up the limit and still goes on is too big. */
+      if (h->head_bytes >= SP_HTTP_MAX_HEAD) {
+        h->error = 431;
+        *consumed = n;
+        return SP_HTTP_ERROR;
+      }
+      size_t room = SP_HTTP_MAX_HEAD - h->head_bytes;
       if (chunk > room)
         chunk = room;
     }
-    int was_head = !h->in_message || h->in_head;
     size_t used = http_parser_execute(&h->parser, &h->settings, data + n, chunk);
     enum http_errno e = HTTP_PARSER_ERRNO(&h->parser);
-    if (was_head && (h->in_head || h->complete || !h->in_message))
+    if (was_head && !h->complete && h->in_head)
       h->head_bytes += used;
     n += used;
     if (e != HPE_OK && e != HPE_PAUSED) {
       if (!h->error)
         h->error = e == HPE_HEADER_OVERFLOW ? 431 : 400;
-      *consumed = n;
-      return SP_HTTP_ERROR;
-    }
-    if (h->in_message && h->in_head && h->head_bytes > SP_HTTP_MAX_HEAD) {
-      h->error = 431;
       *consumed = n;
       return SP_HTTP_ERROR;
     }

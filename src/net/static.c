@@ -89,6 +89,9 @@ const struct sp_asset *sp_static_builtin(const char *name) {
 int sp_static_read(const char *dir, const char *name, char **data, size_t *len) {
   int status = 500;
   char *buf = NULL;
+  /* Only plain names directly inside dir, whatever the caller checked. */
+  if (name[0] == '\0' || name[0] == '.' || strchr(name, '/'))
+    return 404;
   int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0)
     return 500;

@@ -18,6 +18,17 @@ struct sp_ws {
   sp_buf out; /* control frames produced by one wslay_event_send() */
   int in_recv;
   uint16_t forced; /* close code we sent ourselves, bypassing wslay */
+  /* Frame boundaries in the input, tracked so that a close frame reaches
+   * wslay in one piece: wslay 1.1.1 checks the UTF-8 of a close reason
+   * from offset 2 of every chunk it receives, so a reason split across
+   * reads would be judged wrongly. */
+  uint8_t hdr[14];
+  uint8_t hlen;       /* header bytes seen of the current frame */
+  int in_payload;
+  uint64_t left;      /* payload bytes still to come */
+  int holding;        /* buffering a close frame */
+  uint8_t held[14 + 125];
+  size_t nheld;
 };
 
 static ssize_t sp__recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
@@ -124,9 +135,10 @@ static void sp__force_close(sp_ws *ws, uint16_t code) {
   ws->cb.on_output(ws->data, frame, sizeof frame);
 }
 
-int sp_ws_feed(sp_ws *ws, const uint8_t *data, size_t len) {
-  if (ws->forced)
-    return 0;
+/* Hands bytes to wslay; returns 0 once it reads no more. */
+static int sp__pass(sp_ws *ws, const uint8_t *data, size_t len) {
+  if (len == 0 || ws->forced)
+    return !ws->forced;
   ws->in = data;
   ws->in_len = len;
   if (wslay_event_get_read_enabled(ws->ctx)) {
@@ -148,7 +160,91 @@ int sp_ws_feed(sp_ws *ws, const uint8_t *data, size_t len) {
   }
   ws->in = NULL;
   ws->in_len = 0;
+  return wslay_event_get_read_enabled(ws->ctx);
+}
+
+/* Total header length once enough of it is known, else 0. */
+static size_t sp__hdr_need(const uint8_t *h, size_t n) {
+  if (n < 2)
+    return 0;
+  size_t len7 = h[1] & 0x7f;
+  return 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((h[1] & 0x80) ? 4 : 0);
+}
+
+static uint64_t sp__payload_len(const uint8_t *h) {
+  uint64_t len7 = h[1] & 0x7f, v = 0;
+  if (len7 < 126)
+    return len7;
+  int n = len7 == 126 ? 2 : 8;
+  for (int i = 0; i < n; i++)
+    v = (v << 8) | h[2 + i];
+  return v;
+}
+
+static int sp__frame_end(sp_ws *ws) {
+  ws->in_payload = 0;
+  ws->hlen = 0;
+  if (!ws->holding)
+    return 1;
+  ws->holding = 0;
+  return sp__pass(ws, ws->held, ws->nheld);
+}
+
+int sp_ws_feed(sp_ws *ws, const uint8_t *data, size_t len) {
+  size_t i = 0, seg = 0; /* data[seg..i) waits to be passed through */
+  int open = !ws->forced;
+  while (open && i < len) {
+    if (ws->in_payload) {
+      uint64_t take = ws->left < len - i ? ws->left : len - i;
+      if (ws->holding) {
+        memcpy(ws->held + ws->nheld, data + i, (size_t)take);
+        ws->nheld += (size_t)take;
+      }
+      i += (size_t)take;
+      ws->left -= take;
+      if (ws->left == 0 && ws->holding) {
+        open = sp__frame_end(ws);
+        seg = i;
+      } else if (ws->left == 0) {
+        sp__frame_end(ws);
+      }
+      continue;
+    }
+    uint8_t b = data[i];
+    if (ws->hlen == 0 && (b & 0x0f) == WSLAY_CONNECTION_CLOSE) {
+      open = sp__pass(ws, data + seg, i - seg);
+      if (!open)
+        break;
+      ws->holding = 1;
+      ws->nheld = 0;
+    }
+    if (ws->holding)
+      ws->held[ws->nheld++] = b;
+    ws->hdr[ws->hlen++] = b;
+    i++;
+    size_t need = sp__hdr_need(ws->hdr, ws->hlen);
+    if (need == 0 || ws->hlen < need)
+      continue;
+    ws->left = sp__payload_len(ws->hdr);
+    ws->in_payload = 1;
+    if (ws->holding && ws->left > 125) {
+      /* Not a valid close frame: wslay refuses it on its own. */
+      ws->holding = 0;
+      open = sp__pass(ws, ws->held, ws->nheld);
+      seg = i;
+    }
+    if (ws->left == 0) {
+      int was_holding = ws->holding;
+      open = sp__frame_end(ws) && open;
+      if (was_holding)
+        seg = i;
+    }
+  }
+  if (open && !ws->holding)
+    sp__pass(ws, data + seg, i - seg);
   sp__pump(ws);
+  if (ws->forced)
+    return 0;
   return !wslay_event_get_close_sent(ws->ctx);
 }
 

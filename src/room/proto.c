@@ -239,11 +239,14 @@ sp_msg_type sp_proto_decode(const void *data, size_t len, sp_msg *out) {
     }
   } else if (json_is_array(v) && json_array_size(v) >= 1 &&
              json_is_string(json_array_get(v, 0))) {
-    const char *cmd = json_string_value(json_array_get(v, 0));
+    json_t *name = json_array_get(v, 0);
+    const char *cmd = json_string_value(name);
+    size_t cmdlen = json_string_length(name); /* "join\u0000" is not "join" */
     json_t *arg = json_array_get(v, 1);
-    if (strcmp(cmd, "join") == 0) {
+    if (cmdlen == 4 && memcmp(cmd, "join", 4) == 0) {
       out->type = SP_MSG_JOIN;
-    } else if (strcmp(cmd, "new_player") == 0 && json_is_string(arg)) {
+    } else if (cmdlen == 10 && memcmp(cmd, "new_player", 10) == 0 &&
+               json_is_string(arg)) {
       out->type = SP_MSG_NEW_PLAYER;
       sp_proto_sanitize_name(json_string_value(arg), json_string_length(arg),
                              out->name);

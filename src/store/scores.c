@@ -31,6 +31,7 @@ struct sp_scores {
   size_t ntop;
   sp_score_row *pending;
   size_t npending, cappending;
+  uint64_t seq; /* order of submissions, continued from the database */
   int busy;    /* a job is running */
   int failing; /* the last write failed */
   int closing;
@@ -60,7 +61,7 @@ int sp_top_insert(sp_score_row *rows, size_t *n, const char *name,
   size_t keep = *n < SP_TOP_SCORES ? *n : SP_TOP_SCORES - 1;
   memmove(&rows[pos + 1], &rows[pos], (keep - pos) * sizeof *rows);
   /* Zero-filled names let two tables be compared with memcmp. */
-  memset(rows[pos].name, 0, sizeof rows[pos].name);
+  memset(&rows[pos], 0, sizeof rows[pos]);
   snprintf(rows[pos].name, sizeof rows[pos].name, "%s", name);
   rows[pos].score = score;
   *n = keep + 1;
@@ -92,7 +93,8 @@ static void sp__open_work(sp__job *j) {
       "PRAGMA synchronous=FULL;"
       "CREATE TABLE IF NOT EXISTS scores("
       " name TEXT PRIMARY KEY NOT NULL,"
-      " score INTEGER NOT NULL CHECK (score > 0));";
+      " score INTEGER NOT NULL CHECK (score > 0),"
+      " at INTEGER NOT NULL DEFAULT 0);";
   if (sqlite3_exec(s->db, setup, NULL, NULL, &msg) != SQLITE_OK) {
     snprintf(j->err, sizeof j->err, "cannot use the database: %s",
              msg ? msg : "unknown error");
@@ -110,12 +112,18 @@ static void sp__open_work(sp__job *j) {
   sqlite3_finalize(st);
   if (sqlite3_prepare_v2(s->db,
                          "SELECT name, score FROM scores"
-                         " ORDER BY score DESC, rowid ASC LIMIT ?",
+                         " ORDER BY score DESC, at ASC, rowid ASC LIMIT ?",
                          -1, &st, NULL) != SQLITE_OK) {
     sp__sqlerr(j, "cannot read the scores");
     return;
   }
   sqlite3_bind_int(st, 1, SP_TOP_SCORES);
+  sqlite3_stmt *mx = NULL;
+  if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(at), 0) FROM scores", -1,
+                         &mx, NULL) == SQLITE_OK &&
+      sqlite3_step(mx) == SQLITE_ROW)
+    s->seq = (uint64_t)sqlite3_column_int64(mx, 0);
+  sqlite3_finalize(mx);
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *name = (const char *)sqlite3_column_text(st, 0);
@@ -138,14 +146,16 @@ static void sp__write_work(sp__job *j) {
     return;
   }
   if (sqlite3_prepare_v2(db,
-                         "INSERT INTO scores(name, score) VALUES(?, ?)"
+                         "INSERT INTO scores(name, score, at) VALUES(?, ?, ?)"
                          " ON CONFLICT(name) DO UPDATE SET"
-                         " score = max(score, excluded.score)",
+                         " score = excluded.score, at = excluded.at"
+                         " WHERE excluded.score > score",
                          -1, &st, NULL) != SQLITE_OK)
     goto fail;
   for (size_t i = 0; i < j->nbatch; i++) {
     sqlite3_bind_text(st, 1, j->batch[i].name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, j->batch[i].score);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)j->batch[i].at);
     if (sqlite3_step(st) != SQLITE_DONE)
       goto fail;
     sqlite3_reset(st);
@@ -317,8 +327,11 @@ int sp_scores_submit(sp_scores *s, const char *name, uint32_t score) {
     s->cappending = cap;
   }
   sp_score_row *r = &s->pending[s->npending++];
+  memset(r, 0, sizeof *r);
   snprintf(r->name, sizeof r->name, "%s", name);
   r->score = score;
+  /* When the best score was set orders ties, in memory and on disk. */
+  r->at = ++s->seq;
   if (!s->failing)
     sp__pump(s);
   return changed;

@@ -20,6 +20,7 @@ typedef struct sp_scores sp_scores;
 typedef struct sp_score_row {
   char name[SP_SCORE_NAME_SIZE];
   uint32_t score;
+  uint64_t at; /* when it was set (an increasing sequence), for the database */
 } sp_score_row;
 
 /* Opens (creating if missing) DIR/scores.db and loads the table. The work
