@@ -134,12 +134,30 @@ static void sp__on_close(void *data, sp_conn *c) {
   sp_directory_leave(w->sh->dir, room);
 }
 
+/* Counters of the whole process: rooms, ticks and the loop time they
+ * took, bot searches and the pool time they took. */
+static void sp__stats_json(sp_worker *w, sp_buf *json) {
+  sp_room_stats *st = &w->sh->stats;
+#define SP_LOAD(x) ((unsigned long long)atomic_load_explicit(&(x), memory_order_relaxed))
+  sp_buf_printf(json,
+                "{\"workers\":%d,\"rooms\":%zu,\"ticks\":%llu,\"tick_ns\":%llu,"
+                "\"bot_searches\":%llu,\"bot_search_ns\":%llu,"
+                "\"bot_late\":%llu}",
+                w->sh->nworkers, sp_directory_rooms(w->sh->dir),
+                SP_LOAD(st->ticks), SP_LOAD(st->tick_ns),
+                SP_LOAD(st->bots.searches), SP_LOAD(st->bots.search_ns),
+                SP_LOAD(st->bots.late));
+#undef SP_LOAD
+}
+
 static int sp__on_api(void *data, const char *name, sp_buf *json) {
   sp_worker *w = data;
   if (strcmp(name, "rooms") == 0)
     sp_directory_json(w->sh->dir, json);
   else if (strcmp(name, "scores") == 0)
     sp_lobby_scores_json(w->lobby, json);
+  else if (strcmp(name, "stats") == 0)
+    sp__stats_json(w, json);
   else
     return 404;
   return 200;
@@ -239,6 +257,9 @@ static void sp__thread(void *arg) {
       .on_score = sp__on_score,
       .on_snakes = sp__on_snakes,
       .hooks_data = w,
+      .bots = cfg->bots,
+      .round_seconds = (uint32_t)cfg->round_seconds,
+      .stats = &sh->stats,
   };
   if ((err = sp_lobby_new(&w->loop, &ls, &w->lobby)) != 0) {
     err = UV_ENOMEM;

@@ -14,6 +14,7 @@
 #include "core/mailbox.h"
 #include "net/iptable.h"
 #include "room/directory.h"
+#include "room/room.h"
 #include "store/scores.h"
 
 typedef struct sp_worker sp_worker;
@@ -33,6 +34,7 @@ typedef struct sp_shared {
   void (*hub_score)(void *hub_ctx, const char *name, uint32_t score);
   void (*hub_worker_done)(void *hub_ctx, int index);
   int port; /* bound by worker 0, used by the others */
+  sp_room_stats stats;
   sp_score_row top[SP_TOP_SCORES];
   size_t ntop;
 } sp_shared;

@@ -310,16 +310,11 @@ int sp_config_parse(sp_config *cfg, int argc, char **argv,
         return sp__bad("bots", v, "0..100");
       cfg->bots = (int)n;
       break;
-    case O_ROUND: {
-      char *end;
-      errno = 0;
-      double sec = strtod(v, &end);
-      if (errno || end == v || *end != '\0' || !isfinite(sec) || sec < 0 ||
-          sec > 86400)
-        return sp__bad("round-seconds", v, "seconds from 0 to 86400");
-      cfg->round_seconds = sec;
+    case O_ROUND:
+      if (sp__parse_int(v, 0, 86400, &n))
+        return sp__bad("round-seconds", v, "whole seconds, 0..86400");
+      cfg->round_seconds = (int)n;
       break;
-    }
     case O_HELP:
       fputs(sp__usage, stdout);
       return 1;

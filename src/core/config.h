@@ -31,7 +31,7 @@ typedef struct sp_config {
   char allowed_origins[2048]; /* comma-separated; empty = any origin */
   int workers;               /* event loops, one thread each */
   int bots;                  /* computer snakes per room while humans play */
-  double round_seconds;      /* 0: unlimited */
+  int round_seconds;         /* 0: unlimited */
 } sp_config;
 
 /* Smallest field side: a newborn snake is born at least INIT_LENGTH + 2

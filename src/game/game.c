@@ -414,6 +414,13 @@ int sp_game_head(const sp_game *g, uint32_t id, int *x, int *y, int *dir) {
   return 1;
 }
 
+int sp_game_length(const sp_game *g, uint32_t id) {
+  const sp__snake *s = sp__find(g, id);
+  return s && s->born ? (int)s->len : 0;
+}
+
+const sp_cell *sp_game_cells(const sp_game *g) { return g->field; }
+
 void sp_game_put(sp_game *g, int x, int y, char ch, uint8_t color) {
   SP_ASSERT(x >= 0 && y >= 0 && x < g->cfg.width && y < g->cfg.height);
   sp__draw(g, (uint32_t)(y * g->cfg.width + x), ch, color);

@@ -89,6 +89,12 @@ int sp_game_failed(const sp_game *g);
  * if it has no live, born snake. */
 int sp_game_head(const sp_game *g, uint32_t id, int *x, int *y, int *dir);
 
+/* The snake's length in cells (0 without a live, born snake). */
+int sp_game_length(const sp_game *g, uint32_t id);
+
+/* The whole field, row-major (width * height cells): for snapshots. */
+const sp_cell *sp_game_cells(const sp_game *g);
+
 /* Puts a character on a cell (emitting its render), to set up scenarios and
  * tests. Cells of live snakes must not be overwritten. */
 void sp_game_put(sp_game *g, int x, int y, char ch, uint8_t color);

@@ -35,6 +35,11 @@ int sp_lobby_new(uv_loop_t *loop, const sp_lobby_settings *st,
   l->env.on_score = st->on_score;
   l->env.on_snakes = st->on_snakes;
   l->env.hooks_data = st->hooks_data;
+  l->env.bots = st->bots;
+  l->env.round_seconds = st->round_seconds;
+  l->env.stats = st->stats;
+  const char *delay = getenv("SNAKEPIT_TEST_BOT_DELAY_MS");
+  l->env.bot_delay_ms = delay ? (uint32_t)strtoul(delay, NULL, 10) : 0;
   l->env.fail_room = getenv("SNAKEPIT_TEST_FAIL_ROOM");
   *out = l;
   return 0;

@@ -27,6 +27,9 @@ typedef struct sp_lobby_settings {
   void (*on_score)(void *data, const char *name, uint32_t score);
   void (*on_snakes)(void *data, const char *room, size_t snakes);
   void *hooks_data;
+  int bots;
+  uint32_t round_seconds;
+  sp_room_stats *stats;
 } sp_lobby_settings;
 
 /* The caller owns *out; sp_lobby_free() once every room has closed. */

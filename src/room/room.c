@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -19,6 +20,10 @@ struct sp_room {
   sp_room_env *env;
   char name[SP_ROOM_NAME_MAX + 1];
   uv_timer_t timer;
+  uv_timer_t round_timer; /* once a second during a timed round */
+  uint32_t round_left;
+  int open_handles;
+  sp_bots *bots;
   int running;
   uint64_t next_tick; /* uv_hrtime() of the next tick */
   sp_game *game;
@@ -123,9 +128,23 @@ static sp_player *sp__find(sp_room *r, uint32_t id) {
   return NULL;
 }
 
+/* The name of a live snake, a person's or a bot's. */
+static const char *sp__snake_name(sp_room *r, uint32_t id) {
+  sp_player *p = sp__find(r, id);
+  if (p)
+    return p->name;
+  const char *bot = sp_bots_name(r->bots, id);
+  return bot ? bot : "";
+}
+
+static size_t sp__humans(sp_room *r) {
+  return sp_game_live_count(r->game) - sp_bots_live(r->bots);
+}
+
 static void sp__stop(sp_room *r) {
   if (r->running) {
     uv_timer_stop(&r->timer);
+    uv_timer_stop(&r->round_timer);
     r->running = 0;
     sp_log_debug("room_stopped", "room=%s ticks=%llu", r->name,
                  (unsigned long long)r->ticks);
@@ -226,6 +245,78 @@ void sp_room_broadcast(sp_room *r, sp_frame *f) { sp__broadcast(r, &f, 1); }
 
 static void sp__schedule(sp_room *r);
 
+/* CPU time of the calling thread: what a tick costs the loop, without the
+ * time other threads (bot searches) took the core away. */
+static uint64_t sp__thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sp__bot_joined(void *data, uint32_t id, const char *name,
+                           int color) {
+  sp_room *r = data;
+  sp_buf *b = &r->scratch;
+  sp_buf_reset(b);
+  sp_proto_begin(b);
+  sp_proto_p_joined(b, id, name, color, 0);
+  sp_proto_end(b);
+  sp_frame *f = sp__finish(r);
+  if (f) {
+    sp__broadcast(r, &f, 1);
+    sp_frame_unref(f);
+  }
+}
+
+/* After anything that may have killed snakes: dead bots free their places;
+ * with no person left the bots leave too, else they fill up again. */
+static void sp__bots_after(sp_room *r) {
+  if (r->env->bots == 0)
+    return;
+  sp_bots_reap(r->bots, r->game);
+  if (sp__humans(r) == 0) {
+    if (sp_bots_live(r->bots) > 0) {
+      sp_bots_clear(r->bots, r->game);
+      sp__emit(r, 0);
+    }
+    return;
+  }
+  size_t live = sp_game_live_count(r->game);
+  size_t max = (size_t)r->env->game.max_snakes;
+  sp_bots_fill(r->bots, r->game, sp__humans(r), live < max ? max - live : 0,
+               sp__bot_joined, r);
+  sp__publish(r);
+}
+
+static void sp__round_cb(uv_timer_t *t) {
+  sp_room *r = t->data;
+  if (r->round_left > 0)
+    r->round_left--;
+  sp_buf *b = &r->scratch;
+  sp_buf_reset(b);
+  sp_proto_begin(b);
+  sp_proto_round(b, r->round_left);
+  sp_proto_end(b);
+  sp_frame *f = sp__finish(r);
+  if (f) {
+    sp__broadcast(r, &f, 1);
+    sp_frame_unref(f);
+  }
+  if (r->round_left > 0)
+    return;
+  /* Time is up: every snake dies (scores recorded), GAME OVER is drawn by
+   * the last death, and the loop stops. */
+  while (sp_game_live_count(r->game) > 0) {
+    uint32_t id, score;
+    uint8_t color;
+    sp_game_snake(r->game, 0, &id, &color, &score);
+    sp_game_kill(r->game, id);
+  }
+  sp__emit(r, 0);
+  sp_bots_reap(r->bots, r->game);
+  sp__stop(r);
+}
+
 static void sp__tick_cb(uv_timer_t *t) {
   sp_room *r = t->data;
   uint64_t now = uv_hrtime();
@@ -236,15 +327,24 @@ static void sp__tick_cb(uv_timer_t *t) {
     return;
   }
   r->ticks++;
+  uint64_t cpu0 = sp__thread_cpu_ns();
   if (r->env->fail_room && r->ticks % 5 == 0 &&
       strcmp(r->env->fail_room, r->name) == 0) {
     sp__fail(r, "injected failure");
     return;
   }
+  sp_bots_steer(r->bots, r->game);
   sp_game_tick(r->game);
   sp__emit(r, 1);
   if (!r->running)
     return; /* the room failed and was reset */
+  sp__bots_after(r);
+  sp_bots_think(r->bots, r->game);
+  if (r->env->stats) {
+    atomic_fetch_add_explicit(&r->env->stats->ticks, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->env->stats->tick_ns,
+                              sp__thread_cpu_ns() - cpu0, memory_order_relaxed);
+  }
   if (sp_game_live_count(r->game) == 0) {
     sp__stop(r);
     return;
@@ -284,6 +384,19 @@ static void sp__start(sp_room *r) {
   r->next_tick = uv_hrtime() + r->env->interval_ns;
   sp_log_debug("room_started", "room=%s", r->name);
   sp__schedule(r);
+  if (r->env->round_seconds > 0) {
+    r->round_left = r->env->round_seconds;
+    sp_buf_reset(&r->scratch);
+    sp_proto_begin(&r->scratch);
+    sp_proto_round(&r->scratch, r->round_left);
+    sp_proto_end(&r->scratch);
+    sp_frame *rf = sp__finish(r);
+    if (rf) {
+      sp__broadcast(r, &rf, 1);
+      sp_frame_unref(rf);
+    }
+    uv_timer_start(&r->round_timer, sp__round_cb, 1000, 1000);
+  }
 }
 
 static uint64_t sp__fnv(const char *s) {
@@ -310,14 +423,31 @@ int sp_room_new(sp_room_env *env, const char *name, sp_room **out) {
     free(r);
     return err;
   }
+  sp_bots_config bc = {
+      .loop = env->loop,
+      .max_bots = env->bots,
+      .next_id = env->next_player_id,
+      .delay_ms = env->bot_delay_ms,
+      .stats = env->stats ? &env->stats->bots : NULL,
+  };
+  if (sp_bots_new(&bc, &r->bots) != 0) {
+    sp_game_free(r->game);
+    free(r);
+    return SP_ENOMEM;
+  }
   uv_timer_init(env->loop, &r->timer);
-  r->timer.data = r;
+  uv_timer_init(env->loop, &r->round_timer);
+  r->timer.data = r->round_timer.data = r;
+  r->open_handles = 2;
   *out = r;
   return 0;
 }
 
 static void sp__room_closed(uv_handle_t *h) {
   sp_room *r = h->data;
+  if (--r->open_handles > 0)
+    return;
+  sp_bots_close(r->bots); /* freed once its searches come back */
   sp_game_free(r->game);
   sp_buf_free(&r->scratch);
   free(r);
@@ -327,6 +457,7 @@ void sp_room_close(sp_room *r) {
   SP_ASSERT(r->nmembers == 0);
   sp__stop(r);
   uv_close((uv_handle_t *)&r->timer, sp__room_closed);
+  uv_close((uv_handle_t *)&r->round_timer, sp__room_closed);
 }
 
 const char *sp_room_name(const sp_room *r) { return r->name; }
@@ -392,8 +523,7 @@ static void sp__new_player(sp_player *p, const char *name) {
       uint32_t id, score;
       uint8_t color;
       sp_game_snake(r->game, i, &id, &color, &score);
-      sp_player *other = sp__find(r, id);
-      sp_proto_p_joined(b, id, other ? other->name : "", color, score);
+      sp_proto_p_joined(b, id, sp__snake_name(r, id), color, score);
     }
     sp_proto_end(b);
     sp__batch_add(&batch, sp__finish(r));
@@ -416,6 +546,11 @@ static void sp__join(sp_player *p) {
   }
   uint8_t color;
   int err = sp_game_join(r->game, p->id, &color);
+  if (err == SP_EFULL && sp_bots_evict(r->bots, r->game)) {
+    /* Bots never take a place a person needs. */
+    sp__emit(r, 0);
+    err = sp_game_join(r->game, p->id, &color);
+  }
   sp_buf *b = &r->scratch;
   sp_buf_reset(b);
   sp_proto_begin(b);
@@ -436,6 +571,7 @@ static void sp__join(sp_player *p) {
   }
   sp__broadcast(r, &f, 1);
   sp_frame_unref(f);
+  sp__bots_after(r);
   sp__publish(r);
 }
 
@@ -468,6 +604,7 @@ void sp_player_leave(sp_player *p) {
     /* Its snake dies now, as in the original; the others see it at once. */
     sp_game_kill(r->game, p->id);
     sp__emit(r, 0);
+    sp__bots_after(r);
     if (sp_game_live_count(r->game) == 0)
       sp__stop(r);
   }

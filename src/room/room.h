@@ -18,12 +18,21 @@
 #include "game/game.h"
 #include "net/frame.h"
 #include "net/server.h"
+#include "room/bots.h"
 #include "store/scores.h"
 
 #define SP_ROOM_NAME_MAX 32
 
 typedef struct sp_room sp_room;
 typedef struct sp_player sp_player;
+
+/* Counters of every room of the process (relaxed atomics), for
+ * /api/stats and the benchmarks. */
+typedef struct sp_room_stats {
+  atomic_uint_fast64_t ticks;
+  atomic_uint_fast64_t tick_ns; /* loop-thread CPU time spent in ticks */
+  sp_bot_stats bots;
+} sp_room_stats;
 
 /* What all rooms of a lobby (one loop) share. Owned by the lobby. */
 typedef struct sp_room_env {
@@ -44,6 +53,10 @@ typedef struct sp_room_env {
   /* The number of live snakes of a room changed. */
   void (*on_snakes)(void *data, const char *room, size_t snakes);
   void *hooks_data;
+  int bots;               /* computer snakes per room while humans play */
+  uint32_t round_seconds; /* 0: unlimited */
+  uint32_t bot_delay_ms;  /* testing knob (SNAKEPIT_TEST_BOT_DELAY_MS) */
+  sp_room_stats *stats;   /* may be NULL */
   /* Testing knob (SNAKEPIT_TEST_FAIL_ROOM): the room of this name fails on
    * its 5th tick as if out of memory, to prove a failing room is reset
    * without disturbing the others. NULL in normal runs. */
