@@ -12,6 +12,10 @@ ifeq ($(SAN),1)
 CFLAGS   += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1
 LDFLAGS  += -fsanitize=address,undefined
 endif
+ifeq ($(SAN),thread)
+CFLAGS   += -fsanitize=thread -fno-omit-frame-pointer -O1
+LDFLAGS  += -fsanitize=thread
+endif
 
 SRC      := $(wildcard src/*/*.c)
 OBJ      := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRC)) $(BUILD)/obj/gen/web_assets.o
@@ -60,6 +64,7 @@ test:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory all units
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 all units
+	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread all
 	@tests/run.sh
 
 bench:

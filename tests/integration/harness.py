@@ -74,6 +74,9 @@ class Server:
         if port is not None:
             self.args += ["--port", str(port)]
         self.args += ["--data", data] + list(args)
+        # tests/run.sh runs the suite with 1 and with 2 worker loops
+        if os.environ.get("SNAKEPIT_WORKERS") and "--workers" not in args:
+            self.args += ["--workers", os.environ["SNAKEPIT_WORKERS"]]
         self.lines = []
         self.port = None
         self._ready = threading.Event()
@@ -156,7 +159,7 @@ class Server:
 
     def _check_sanitizers(self):
         bad = [l for l in self.lines if "ERROR: AddressSanitizer" in l or "runtime error:" in l
-               or "ERROR: LeakSanitizer" in l]
+               or "ERROR: LeakSanitizer" in l or "WARNING: ThreadSanitizer" in l]
         if bad:
             raise AssertionError("sanitizer report:\n" + "\n".join(self.lines[-60:]))
 
@@ -436,7 +439,7 @@ async def apoll(cond, timeout=5.0, interval=0.02, what="condition"):
 
 # --- a game client that tracks the field ---------------------------------------
 
-KEYS = {(-1, 0): 37, (0, -1): 38, (1, 0): 39, (0, 1): 40}
+KEY_OF = {(-1, 0): 37, (0, -1): 38, (1, 0): 39, (0, 1): 40}   # direction -> arrow key code
 GAME_OVER_TEXT = " >>> GAME OVER <<< "
 
 
@@ -502,6 +505,7 @@ class Player:
             pass
         except BaseException as e:  # noqa: B036 - reported to the test
             self.error = e
+            traceback.print_exc()
         finally:
             self._queue.put_nowait(None)
 
@@ -609,14 +613,14 @@ class Player:
             self.heads.append(head)
 
     async def until(self, name, timeout=5.0, pred=None):
-        """Consumes commands until one called name (matching pred); returns
-        (that command, the commands consumed before it)."""
+        """Consumes commands until one called name (any name if "") matching
+        pred; returns (that command, the commands consumed before it)."""
         seen = []
         end = time.monotonic() + timeout
         while True:
             while self.pending:
                 c = self.pending.pop(0)
-                if c[0] == name and (pred is None or pred(c)):
+                if (c[0] == name or not name) and (pred is None or pred(c)):
                     return c, seen
                 seen.append(c)
             left = end - time.monotonic()
@@ -631,10 +635,10 @@ class Player:
         """new_player; waits for handshake, world and top_scores."""
         await self.send(["new_player", name])
         hs, _ = await self.until("handshake", timeout)
-        if self.grid is None:
-            await self.until("world", timeout)
-        if self.top_scores is None:
-            await self.until("top_scores", timeout)
+        want = {"world", "top_scores"}
+        while want:
+            c, _ = await self.until("", timeout, pred=lambda c: c[0] in want)
+            want.discard(c[0])
         return hs
 
     async def join(self, timeout=5.0):
@@ -667,7 +671,7 @@ class Player:
         todo = [start]
         while todo and len(seen) < cap:
             x, y = todo.pop()
-            for dx, dy in KEYS:
+            for dx, dy in KEY_OF:
                 n = (x + dx, y + dy)
                 if n not in seen and self.passable(*n):
                     seen.add(n)
@@ -685,7 +689,7 @@ class Player:
         return n
 
     def candidates(self):
-        return [d for d in KEYS if self.dir is None or d != (-self.dir[0], -self.dir[1])]
+        return [d for d in KEY_OF if self.dir is None or d != (-self.dir[0], -self.dir[1])]
 
     def choose_survive(self):
         best = None
@@ -714,7 +718,7 @@ class Player:
             p = q.popleft()
             if self.cell(*p).isdigit():
                 return firsts[p]
-            for d in KEYS:
+            for d in KEY_OF:
                 n = (p[0] + d[0], p[1] + d[1])
                 if n not in seen and self.passable(*n):
                     seen.add(n)
@@ -728,7 +732,7 @@ class Player:
             return
         d = self.choose_digit() if mode == "digits" else self.choose_survive()
         if d and d != self.dir:
-            await self.send(str(KEYS[d]))
+            await self.send(str(KEY_OF[d]))
 
     async def play_until_scored(self, timeout=30.0, attempts=8):
         """Joins and steers toward digits until the score is positive; joins
@@ -834,3 +838,83 @@ class Pilot:
         if self.feed(cmds):
             await self.steer()
         return cmds
+
+
+# --- raw sockets for the limit and hostile-client tests ------------------------
+
+def tcp_connect(port, src=None, rcvbuf=None, timeout=5.0):
+    """A TCP connection to the server; src binds the client side to that
+    loopback address (any 127/8 address works), rcvbuf sets SO_RCVBUF
+    before connecting."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        if rcvbuf:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if src:
+            s.bind((src, 0))
+        s.settimeout(timeout)
+        s.connect(("127.0.0.1", port))
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+def read_to_eof(sock, timeout=5.0):
+    """Reads until the server closes. Returns (bytes, how): how is "eof"
+    (FIN), "reset" (RST) or "timeout" (still open at the deadline)."""
+    end = time.monotonic() + timeout
+    chunks = []
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            return b"".join(chunks), "timeout"
+        sock.settimeout(left)
+        try:
+            b = sock.recv(65536)
+        except socket.timeout:
+            return b"".join(chunks), "timeout"
+        except (ConnectionResetError, BrokenPipeError):
+            return b"".join(chunks), "reset"
+        if not b:
+            return b"".join(chunks), "eof"
+        chunks.append(b)
+
+
+def upgrade_head(path="/connect", extra=""):
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            f"Sec-WebSocket-Version: 13\r\n{extra}\r\n").encode()
+
+
+def raw_ws_on(sock, path="/connect", extra=""):
+    """Upgrades an open socket (see tcp_connect) and returns a RawWS on it;
+    AssertionError with the status if the upgrade is refused."""
+    sock.sendall(upgrade_head(path, extra))
+    status, _, _ = read_response(sock, head_only=True)
+    if status != 101:
+        raise AssertionError(f"upgrade refused: {status}")
+    ws = RawWS.__new__(RawWS)
+    ws.sock = sock
+    ws.buf = leftover(sock)
+    return ws
+
+
+def vm_rss_kb(pid):
+    """Resident set size of a process in KiB (from /proc/PID/status)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def uses_asan():
+    """True when the binary under test is the AddressSanitizer build."""
+    try:
+        with open(BIN, "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    return b"libasan" in data or b"__asan_init" in data
