@@ -67,6 +67,12 @@ test:
 	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread all
 	@tests/run.sh
 
+# Each libFuzzer target for FUZZ_SECONDS on a copy of its corpus.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory -C tests/fuzz run SECONDS=$(FUZZ_SECONDS)
+
 bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all

@@ -19,7 +19,7 @@
 #define SP_MAX_IOV 64           /* buffers handed to one write */
 #define SP_LINGER_MS 2000       /* wait for the peer's FIN after ours */
 #define SP_SWEEP_MS 250
-#define SP_RATE_STRIKES 5 /* seconds in a row over the rate before 1008 */
+#define SP_RATE_LIMIT_MS 5000 /* over the rate this long in a row: 1008 */
 
 enum { SP_CONN_HTTP, SP_CONN_WS, SP_CONN_CLOSING };
 
@@ -50,8 +50,8 @@ struct sp_conn {
   uint64_t ping_sent; /* loop ms of our unanswered ping, 0 if none */
   double tokens;      /* message rate bucket */
   uint64_t tokens_at;
-  uint32_t drop_sec;  /* last second (loop ms / 1000) with a dropped message */
-  uint8_t drop_run;   /* consecutive seconds with drops */
+  uint64_t over_since; /* loop ms of the first drop of the current run */
+  uint64_t last_drop;  /* loop ms of the last dropped message */
   unsigned registered : 1;
   unsigned ip_counted : 1;
   unsigned adopted : 1;
@@ -318,7 +318,7 @@ void sp_conn_close(sp_conn *c, uint16_t code) {
 
 /* Token bucket: `rate` messages per second with a burst of `burst`. An
  * excess message is dropped and counted; a client that is over the rate
- * for SP_RATE_STRIKES seconds in a row is closed with 1008. */
+ * for SP_RATE_LIMIT_MS in a row is closed with 1008. */
 static int sp__rate_ok(sp_conn *c) {
   sp_server *s = c->srv;
   uint64_t now = uv_now(s->loop);
@@ -331,12 +331,11 @@ static int sp__rate_ok(sp_conn *c) {
     return 1;
   }
   s->stats.dropped_messages++;
-  uint32_t sec = (uint32_t)(now / 1000);
-  if (sec != c->drop_sec) {
-    c->drop_run = sec == c->drop_sec + 1 ? c->drop_run + 1 : 1;
-    c->drop_sec = sec;
-  }
-  if (c->drop_run >= SP_RATE_STRIKES) {
+  /* A run of drops with no gap of a second or more is "keeps exceeding". */
+  if (c->last_drop == 0 || now - c->last_drop > 1000)
+    c->over_since = now;
+  c->last_drop = now;
+  if (now - c->over_since >= SP_RATE_LIMIT_MS) {
     s->stats.rate_closes++;
     sp_log_warn("rate_limited", "conn=%llu peer=%s rate=%g",
                 (unsigned long long)c->id, c->peer, s->opt.max_msg_rate);
