@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 #include <uv.h>
 
+#include "app/worker.h"
 #include "core/config.h"
 #include "core/log.h"
-#include "app/worker.h"
 #include "core/mailbox.h"
 #include "net/iptable.h"
 #include "room/directory.h"
@@ -75,7 +75,8 @@ static void sp__hub_worker_done(void *ctx, int index) {
 static void sp__watchdog(uv_timer_t *t) {
   sp_app *app = t->data;
   sp_log_error("shutdown_timeout", "workers_done=%d pending_scores=%zu",
-               app->workers_done, app->scores ? sp_scores_pending(app->scores) : 0);
+               app->workers_done,
+               app->scores ? sp_scores_pending(app->scores) : 0);
   exit(1);
 }
 
@@ -202,7 +203,8 @@ int main(int argc, char **argv) {
   uv_timer_init(app.loop, &app.watchdog);
   app.watchdog.data = &app;
 
-  sp_log_info("listening", "host=%s port=%d version=%s workers=%d tick_rate=%g "
+  sp_log_info("listening",
+              "host=%s port=%d version=%s workers=%d tick_rate=%g "
               "field=%dx%d max_players=%d top_scores=%zu",
               cfg->host, sh->port, SP_VERSION, cfg->workers, cfg->tick_rate,
               cfg->field_w, cfg->field_h, cfg->max_players, sh->ntop);

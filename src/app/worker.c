@@ -138,7 +138,8 @@ static void sp__on_close(void *data, sp_conn *c) {
  * took, bot searches and the pool time they took. */
 static void sp__stats_json(sp_worker *w, sp_buf *json) {
   sp_room_stats *st = &w->sh->stats;
-#define SP_LOAD(x) ((unsigned long long)atomic_load_explicit(&(x), memory_order_relaxed))
+#define SP_LOAD(x)                                                             \
+  ((unsigned long long)atomic_load_explicit(&(x), memory_order_relaxed))
   sp_buf_printf(json,
                 "{\"workers\":%d,\"rooms\":%zu,\"ticks\":%llu,\"tick_ns\":%llu,"
                 "\"bot_searches\":%llu,\"bot_search_ns\":%llu,"

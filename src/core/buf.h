@@ -13,7 +13,8 @@ typedef struct sp_buf {
   int failed;
 } sp_buf;
 
-#define SP_BUF_INIT {NULL, 0, 0, 0}
+#define SP_BUF_INIT                                                            \
+  { NULL, 0, 0, 0 }
 
 void sp_buf_free(sp_buf *b);
 /* Empties the buffer but keeps its memory for the next message. */

@@ -51,7 +51,8 @@ static const char sp__usage[] =
     "WebSocket play at /connect?room=NAME.\n"
     "\n"
     "  --host ADDR          address to listen on (default 0.0.0.0)\n"
-    "  --port N             TCP port, 0 for any free one (default 8080, or $PORT)\n"
+    "  --port N             TCP port, 0 for any free one (default 8080, or "
+    "$PORT)\n"
     "  --data DIR           where the top scores live, created if missing "
     "(default ./data)\n"
     "  --static DIR         serve the web client from DIR instead of the "
@@ -70,12 +71,15 @@ static const char sp__usage[] =
     "Limits:\n"
     "  --max-conns N        open connections in all (default 50000)\n"
     "  --max-conns-per-ip N open connections per client address (default 64)\n"
-    "  --header-timeout S   seconds for a whole HTTP request head (default 10)\n"
+    "  --header-timeout S   seconds for a whole HTTP request head (default "
+    "10)\n"
     "  --register-timeout S seconds for a WebSocket to send new_player "
     "(default 30)\n"
-    "  --ping-interval S    ping after S seconds of silence, close if no answer\n"
+    "  --ping-interval S    ping after S seconds of silence, close if no "
+    "answer\n"
     "                       within S more (default 20)\n"
-    "  --max-msg-rate N     client messages per second; excess is dropped, and\n"
+    "  --max-msg-rate N     client messages per second; excess is dropped, "
+    "and\n"
     "                       a client over it for 5 s is closed (default 30)\n"
     "  --allowed-origins L  comma-separated Origins allowed to open a "
     "WebSocket\n"
@@ -147,10 +151,29 @@ static int sp__parse_port(const char *s, int *port) {
 int sp_config_parse(sp_config *cfg, int argc, char **argv,
                     const char *env_port) {
   enum {
-    O_HOST = 256, O_PORT, O_DATA, O_STATIC, O_TICK, O_MAXP, O_FIELD, O_SEED,
-    O_MAXMSG, O_MAXQ, O_LOG, O_HELP, O_VERSION, O_MAXCONNS, O_MAXIP,
-    O_HEADER_TO, O_REGISTER_TO, O_PING, O_RATE, O_ORIGINS, O_WORKERS,
-    O_BOTS, O_ROUND
+    O_HOST = 256,
+    O_PORT,
+    O_DATA,
+    O_STATIC,
+    O_TICK,
+    O_MAXP,
+    O_FIELD,
+    O_SEED,
+    O_MAXMSG,
+    O_MAXQ,
+    O_LOG,
+    O_HELP,
+    O_VERSION,
+    O_MAXCONNS,
+    O_MAXIP,
+    O_HEADER_TO,
+    O_REGISTER_TO,
+    O_PING,
+    O_RATE,
+    O_ORIGINS,
+    O_WORKERS,
+    O_BOTS,
+    O_ROUND
   };
   static const struct option opts[] = {
       {"host", required_argument, NULL, O_HOST},
@@ -197,7 +220,8 @@ int sp_config_parse(sp_config *cfg, int argc, char **argv,
     case O_HOST: {
       unsigned char addr[sizeof(struct in6_addr)];
       if (strlen(v) == 0 || strlen(v) >= sizeof cfg->host ||
-          (inet_pton(AF_INET, v, addr) != 1 && inet_pton(AF_INET6, v, addr) != 1))
+          (inet_pton(AF_INET, v, addr) != 1 &&
+           inet_pton(AF_INET6, v, addr) != 1))
         return sp__bad("host", v, "an IPv4 or IPv6 address");
       strcpy(cfg->host, v);
       break;
@@ -235,7 +259,8 @@ int sp_config_parse(sp_config *cfg, int argc, char **argv,
       char w[16], h[16];
       const char *x = strchr(v, 'x');
       long long fw, fh;
-      if (!x || x == v || (size_t)(x - v) >= sizeof w || strlen(x + 1) >= sizeof h)
+      if (!x || x == v || (size_t)(x - v) >= sizeof w ||
+          strlen(x + 1) >= sizeof h)
         return sp__bad("field", v, "WxH, each side 11..1000");
       memcpy(w, v, (size_t)(x - v));
       w[x - v] = '\0';
@@ -297,7 +322,8 @@ int sp_config_parse(sp_config *cfg, int argc, char **argv,
       break;
     case O_ORIGINS:
       if (strlen(v) == 0 || strlen(v) >= sizeof cfg->allowed_origins)
-        return sp__bad("allowed-origins", v, "a comma-separated list of origins");
+        return sp__bad("allowed-origins", v,
+                       "a comma-separated list of origins");
       strcpy(cfg->allowed_origins, v);
       break;
     case O_WORKERS:
@@ -315,12 +341,8 @@ int sp_config_parse(sp_config *cfg, int argc, char **argv,
         return sp__bad("round-seconds", v, "whole seconds, 0..86400");
       cfg->round_seconds = (int)n;
       break;
-    case O_HELP:
-      fputs(sp__usage, stdout);
-      return 1;
-    case O_VERSION:
-      printf("snakepit %s\n", SP_VERSION);
-      return 1;
+    case O_HELP: fputs(sp__usage, stdout); return 1;
+    case O_VERSION: printf("snakepit %s\n", SP_VERSION); return 1;
     case ':':
       fprintf(stderr, "snakepit: option %s needs a value\n", argv[optind - 1]);
       return 2;

@@ -5,13 +5,13 @@
 
 enum {
   SP_OK = 0,
-  SP_ENOMEM = -1,   /* out of memory */
-  SP_EINVAL = -2,   /* invalid argument */
-  SP_EFULL = -3,    /* a limit was reached (e.g. maximum players) */
-  SP_EEXIST = -4,   /* already there (e.g. a live snake) */
-  SP_ENOENT = -5,   /* not found */
-  SP_EIO = -6,      /* storage failed */
-  SP_ECLOSED = -7,  /* the object is closing */
+  SP_ENOMEM = -1,  /* out of memory */
+  SP_EINVAL = -2,  /* invalid argument */
+  SP_EFULL = -3,   /* a limit was reached (e.g. maximum players) */
+  SP_EEXIST = -4,  /* already there (e.g. a live snake) */
+  SP_ENOENT = -5,  /* not found */
+  SP_EIO = -6,     /* storage failed */
+  SP_ECLOSED = -7, /* the object is closing */
 };
 
 const char *sp_strerror(int err);

@@ -6,7 +6,12 @@
 
 #include <stddef.h>
 
-typedef enum { SP_LOG_DEBUG, SP_LOG_INFO, SP_LOG_WARN, SP_LOG_ERROR } sp_log_level;
+typedef enum {
+  SP_LOG_DEBUG,
+  SP_LOG_INFO,
+  SP_LOG_WARN,
+  SP_LOG_ERROR
+} sp_log_level;
 
 void sp_log_set_level(sp_log_level level);
 sp_log_level sp_log_get_level(void);

@@ -55,7 +55,8 @@ int sp_game_new(const sp_game_config *cfg, sp_game **out) {
     goto fail;
   g->cfg = *cfg;
   sp_rng_seed(&g->rng, cfg->seed);
-  g->field = malloc(sizeof *g->field * (size_t)cfg->width * (size_t)cfg->height);
+  g->field =
+      malloc(sizeof *g->field * (size_t)cfg->width * (size_t)cfg->height);
   if (!g->field)
     goto fail_game;
   g->snakes = calloc((size_t)cfg->max_snakes, sizeof *g->snakes);
@@ -312,7 +313,8 @@ static int sp__birth(sp_game *g, sp__snake *s) {
       continue;
     s->dir = (uint8_t)dir;
     for (int i = 0; i < g->cfg.init_length; i++) {
-      uint32_t pos = (uint32_t)((y + sp__dy[dir] * i) * w + x + sp__dx[dir] * i);
+      uint32_t pos =
+          (uint32_t)((y + sp__dy[dir] * i) * w + x + sp__dx[dir] * i);
       if (sp__prepend(g, s, pos))
         return 0;
       char ch = i == 0 ? '*' : i == g->cfg.init_length - 1 ? '%' : '@';
@@ -382,7 +384,9 @@ void sp_game_tick(sp_game *g) {
   }
 }
 
-int sp_game_alive(const sp_game *g, uint32_t id) { return sp__find(g, id) != NULL; }
+int sp_game_alive(const sp_game *g, uint32_t id) {
+  return sp__find(g, id) != NULL;
+}
 
 size_t sp_game_live_count(const sp_game *g) { return sp__live(g); }
 

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t sp_frame_header_len(size_t n) { return n < 126 ? 2 : n < 65536 ? 4 : 10; }
+size_t sp_frame_header_len(size_t n) {
+  return n < 126 ? 2 : n < 65536 ? 4 : 10;
+}
 
 size_t sp_frame_write_header(uint8_t *out, uint8_t opcode, size_t n) {
   out[0] = (uint8_t)(0x80 | opcode);

@@ -12,14 +12,15 @@ struct sp_http {
   http_parser_settings settings;
   sp_http_request req;
   size_t url_len;
-  size_t head_bytes;  /* of the current request head */
-  char field[32];     /* current header name (truncated: we only match short names) */
+  size_t head_bytes; /* of the current request head */
+  char field[32]; /* current header name (truncated: we only match short names)
+                   */
   size_t field_len;
-  int field_done;     /* value callbacks started for the current field */
-  int header;         /* H_* for the current value */
-  char value[256];    /* current value of an Upgrade / Connection header */
+  int field_done;  /* value callbacks started for the current field */
+  int header;      /* H_* for the current value */
+  char value[256]; /* current value of an Upgrade / Connection header */
   size_t value_len;
-  int overflow;       /* the current value is too long: ignore all of it */
+  int overflow; /* the current value is too long: ignore all of it */
   int in_head, in_message, complete, error;
 };
 
@@ -120,9 +121,18 @@ static int sp__on_value(http_parser *p, const char *at, size_t len) {
   char *dst = NULL;
   size_t cap = 0;
   switch (h->header) {
-  case H_KEY: dst = h->req.ws_key; cap = sizeof h->req.ws_key; break;
-  case H_VERSION: dst = h->req.ws_version; cap = sizeof h->req.ws_version; break;
-  case H_ORIGIN: dst = h->req.origin; cap = sizeof h->req.origin; break;
+  case H_KEY:
+    dst = h->req.ws_key;
+    cap = sizeof h->req.ws_key;
+    break;
+  case H_VERSION:
+    dst = h->req.ws_version;
+    cap = sizeof h->req.ws_version;
+    break;
+  case H_ORIGIN:
+    dst = h->req.origin;
+    cap = sizeof h->req.origin;
+    break;
   case H_UPGRADE:
   case H_CONNECTION:
     if (h->overflow || h->value_len + len >= sizeof h->value) {
@@ -208,7 +218,8 @@ sp_http_result sp_http_feed(sp_http *h, const char *data, size_t len,
       if (chunk > room)
         chunk = room;
     }
-    size_t used = http_parser_execute(&h->parser, &h->settings, data + n, chunk);
+    size_t used =
+        http_parser_execute(&h->parser, &h->settings, data + n, chunk);
     enum http_errno e = HTTP_PARSER_ERRNO(&h->parser);
     if (was_head && !h->complete && h->in_head)
       h->head_bytes += used;

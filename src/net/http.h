@@ -14,15 +14,15 @@
 typedef struct sp_http sp_http;
 
 typedef struct sp_http_request {
-  int method;           /* enum http_method */
+  int method; /* enum http_method */
   char url[SP_HTTP_MAX_URL + 1];
-  char ws_key[64];      /* Sec-WebSocket-Key */
-  char ws_version[16];  /* Sec-WebSocket-Version */
+  char ws_key[64];     /* Sec-WebSocket-Key */
+  char ws_version[16]; /* Sec-WebSocket-Version */
   char origin[256];
-  int has_upgrade_websocket; /* Upgrade: websocket */
+  int has_upgrade_websocket;  /* Upgrade: websocket */
   int has_connection_upgrade; /* Connection: ... upgrade ... */
   int keep_alive;
-  int upgrade;          /* http-parser saw an upgrade: the rest is not HTTP */
+  int upgrade; /* http-parser saw an upgrade: the rest is not HTTP */
 } sp_http_request;
 
 typedef enum {

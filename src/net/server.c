@@ -37,10 +37,10 @@ struct sp_conn {
   unsigned paused : 1;      /* an HTTP response is being prepared off-loop */
   unsigned handle_closing : 1;
   unsigned work_pending : 1;
-  unsigned closed : 1;       /* close callback ran: memory owed to the work */
-  sp_http *http; /* HTTP phase only */
-  sp_ws *ws;     /* WebSocket phase only */
-  char *stash;   /* input that arrived while paused */
+  unsigned closed : 1; /* close callback ran: memory owed to the work */
+  sp_http *http;       /* HTTP phase only */
+  sp_ws *ws;           /* WebSocket phase only */
+  char *stash;         /* input that arrived while paused */
   size_t stash_len;
   sp_frame **q; /* ring of frames not yet handed to the kernel */
   uint32_t qhead, qlen, qcap, qoff;
@@ -404,16 +404,16 @@ static void sp__respond(sp_conn *c, int status, const char *ctype,
                         const char *extra, const void *body, size_t len,
                         int head_only, int keep_alive) {
   char head[512];
-  int n = snprintf(head, sizeof head,
-                   "HTTP/1.1 %d %s\r\n"
-                   "Content-Type: %s\r\n"
-                   "Content-Length: %zu\r\n"
-                   "Cache-Control: no-cache\r\n"
-                   "X-Content-Type-Options: nosniff\r\n"
-                   "%s%s\r\n",
-                   status, sp_http_status_text(status), ctype, len,
-                   extra ? extra : "",
-                   keep_alive ? "" : "Connection: close\r\n");
+  int n =
+      snprintf(head, sizeof head,
+               "HTTP/1.1 %d %s\r\n"
+               "Content-Type: %s\r\n"
+               "Content-Length: %zu\r\n"
+               "Cache-Control: no-cache\r\n"
+               "X-Content-Type-Options: nosniff\r\n"
+               "%s%s\r\n",
+               status, sp_http_status_text(status), ctype, len,
+               extra ? extra : "", keep_alive ? "" : "Connection: close\r\n");
   size_t blen = head_only ? 0 : len;
   sp_frame *f = malloc(sizeof *f + (size_t)n + blen);
   if (!f) {
@@ -484,7 +484,8 @@ static void sp__alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   *buf = uv_buf_init(c->srv->rbuf, sizeof c->srv->rbuf);
 }
 
-static void sp__read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+static void sp__read_cb(uv_stream_t *stream, ssize_t nread,
+                        const uv_buf_t *buf);
 
 /* Continues with the requests that arrived while a response was prepared. */
 static void sp__resume(sp_conn *c) {
@@ -572,7 +573,8 @@ static void sp__upgrade(sp_conn *c, const sp_http_request *req,
     return;
   }
   if (!req->has_upgrade_websocket || !req->has_connection_upgrade) {
-    sp__respond_text(c, 400, "/connect expects a WebSocket upgrade", NULL, 0, 0);
+    sp__respond_text(c, 400, "/connect expects a WebSocket upgrade", NULL, 0,
+                     0);
     return;
   }
   if (strcmp(req->ws_version, "13") != 0) {
@@ -581,7 +583,8 @@ static void sp__upgrade(sp_conn *c, const sp_http_request *req,
     return;
   }
   if (!sp_ws_key_valid(req->ws_key)) {
-    sp__respond_text(c, 400, "missing or invalid Sec-WebSocket-Key", NULL, 0, 0);
+    sp__respond_text(c, 400, "missing or invalid Sec-WebSocket-Key", NULL, 0,
+                     0);
     return;
   }
   if (c->srv->origins[0] && !sp__origin_allowed(c->srv->origins, req->origin)) {
@@ -651,8 +654,8 @@ static void sp__request(sp_conn *c, const sp_http_request *req,
     return;
   }
   if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
-    sp__respond_text(c, 405, "method not allowed", "Allow: GET, HEAD\r\n",
-                     0, keep);
+    sp__respond_text(c, 405, "method not allowed", "Allow: GET, HEAD\r\n", 0,
+                     keep);
     return;
   }
   if (strcmp(path, "/healthz") == 0) {
@@ -662,8 +665,9 @@ static void sp__request(sp_conn *c, const sp_http_request *req,
   }
   if (strncmp(path, "/api/", 5) == 0) {
     sp_buf body = SP_BUF_INIT;
-    int status = c->srv->h.on_api ? c->srv->h.on_api(c->srv->h.data, path + 5, &body)
-                                  : 404;
+    int status = c->srv->h.on_api
+                     ? c->srv->h.on_api(c->srv->h.data, path + 5, &body)
+                     : 404;
     if (body.failed)
       sp__respond_text(c, 500, "out of memory", NULL, head_only, 0);
     else if (status == 200)
@@ -751,7 +755,8 @@ static void sp__http_input(sp_conn *c, const char *data, size_t len) {
   }
 }
 
-static void sp__read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+static void sp__read_cb(uv_stream_t *stream, ssize_t nread,
+                        const uv_buf_t *buf) {
   sp_conn *c = stream->data;
   if (nread == 0)
     return;
@@ -910,7 +915,8 @@ static void sp__sweep_cb(uv_timer_t *t) {
         sp_log_info("register_timeout", "conn=%llu peer=%s",
                     (unsigned long long)c->id, c->peer);
         sp_conn_close(c, SP_WS_POLICY);
-      } else if (c->ping_sent && now - c->ping_sent >= s->opt.ping_interval_ms) {
+      } else if (c->ping_sent &&
+                 now - c->ping_sent >= s->opt.ping_interval_ms) {
         s->stats.ping_timeouts++;
         sp_log_info("ping_timeout", "conn=%llu peer=%s",
                     (unsigned long long)c->id, c->peer);
@@ -958,7 +964,8 @@ int sp_server_start(uv_loop_t *loop, const sp_server_options *opt,
   if (opt->reuseport) {
     /* libuv 1.44 has no UV_TCP_REUSEPORT: make the socket by hand. */
     int one = 1;
-    int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd =
+        socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       err = uv_translate_sys_error(errno);
       goto fail_listener;
@@ -966,7 +973,7 @@ int sp_server_start(uv_loop_t *loop, const sp_server_options *opt,
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     socklen_t alen = addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                 : sizeof(struct sockaddr_in);
+                                                : sizeof(struct sockaddr_in);
     if (bind(fd, (struct sockaddr *)&addr, alen) != 0) {
       err = uv_translate_sys_error(errno);
       close(fd);
@@ -976,10 +983,12 @@ int sp_server_start(uv_loop_t *loop, const sp_server_options *opt,
       close(fd);
       goto fail_listener;
     }
-  } else if ((err = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) != 0) {
+  } else if ((err = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) !=
+             0) {
     goto fail_listener;
   }
-  if ((err = uv_listen((uv_stream_t *)&s->listener, 1024, sp__on_connection)) != 0)
+  if ((err = uv_listen((uv_stream_t *)&s->listener, 1024, sp__on_connection)) !=
+      0)
     goto fail_listener;
   struct sockaddr_storage bound;
   int len = sizeof bound;

@@ -26,7 +26,7 @@ typedef struct sp_server_options {
   size_t max_queue;       /* outgoing bytes queued per WebSocket (cut beyond) */
   int max_conns;          /* open connections (503 beyond) */
   int max_conns_per_ip;   /* open connections per client address (503 beyond) */
-  uint64_t header_timeout_ms;   /* a whole request head, or an idle keep-alive */
+  uint64_t header_timeout_ms; /* a whole request head, or an idle keep-alive */
   uint64_t register_timeout_ms; /* until the handler calls sp_conn_registered */
   uint64_t ping_interval_ms;    /* silence before a ping, and for its answer */
   double max_msg_rate;          /* messages per second per WebSocket */
@@ -46,8 +46,8 @@ typedef struct sp_moved_conn sp_moved_conn;
 
 /* Counters of what the limits refused or cut, for logs and tests. */
 typedef struct sp_server_stats {
-  uint64_t refused_full;     /* 503: --max-conns or --max-conns-per-ip */
-  uint64_t header_timeouts;  /* closed: slow request head */
+  uint64_t refused_full;    /* 503: --max-conns or --max-conns-per-ip */
+  uint64_t header_timeouts; /* closed: slow request head */
   uint64_t register_timeouts;
   uint64_t ping_timeouts;
   uint64_t dropped_messages; /* over --max-msg-rate */

@@ -86,7 +86,8 @@ const struct sp_asset *sp_static_builtin(const char *name) {
   return NULL;
 }
 
-int sp_static_read(const char *dir, const char *name, char **data, size_t *len) {
+int sp_static_read(const char *dir, const char *name, char **data,
+                   size_t *len) {
   int status = 500;
   char *buf = NULL;
   /* Only plain names directly inside dir, whatever the caller checked. */

@@ -23,10 +23,10 @@ struct sp_ws {
    * from offset 2 of every chunk it receives, so a reason split across
    * reads would be judged wrongly. */
   uint8_t hdr[14];
-  uint8_t hlen;       /* header bytes seen of the current frame */
+  uint8_t hlen; /* header bytes seen of the current frame */
   int in_payload;
-  uint64_t left;      /* payload bytes still to come */
-  int holding;        /* buffering a close frame */
+  uint64_t left; /* payload bytes still to come */
+  int holding;   /* buffering a close frame */
   uint8_t held[14 + 125];
   size_t nheld;
 };
@@ -58,9 +58,10 @@ static ssize_t sp__send(wslay_event_context_ptr ctx, const uint8_t *data,
   return (ssize_t)len;
 }
 
-static void sp__frame_start(wslay_event_context_ptr ctx,
-                            const struct wslay_event_on_frame_recv_start_arg *arg,
-                            void *user) {
+static void
+sp__frame_start(wslay_event_context_ptr ctx,
+                const struct wslay_event_on_frame_recv_start_arg *arg,
+                void *user) {
   (void)user;
   /* RFC 6455 5.5.1: a close payload is empty or holds a 2-byte code.
    * wslay accepts a single byte, so we refuse it here. */

@@ -27,9 +27,9 @@ typedef struct sp_bot_stats {
 typedef struct sp_bots_config {
   uv_loop_t *loop;
   int max_bots;
-  atomic_uint *next_id;    /* ids come from the players' counter */
-  uint32_t delay_ms;       /* testing knob: each search sleeps this long */
-  sp_bot_stats *stats;     /* may be NULL */
+  atomic_uint *next_id; /* ids come from the players' counter */
+  uint32_t delay_ms;    /* testing knob: each search sleeps this long */
+  sp_bot_stats *stats;  /* may be NULL */
 } sp_bots_config;
 
 /* Returns 0 or SP_ENOMEM; the room owns *out and ends it with

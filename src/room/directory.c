@@ -50,7 +50,8 @@ void sp_directory_free(sp_directory *d) {
   free(d);
 }
 
-static sp__dentry *sp__find(sp_directory *d, const char *name, sp__dentry **prev) {
+static sp__dentry *sp__find(sp_directory *d, const char *name,
+                            sp__dentry **prev) {
   sp__dentry *p = NULL;
   for (sp__dentry *e = d->head; e; p = e, e = e->next)
     if (strcmp(e->name, name) == 0) {

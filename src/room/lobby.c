@@ -18,8 +18,7 @@ struct sp_lobby {
   size_t nrooms;
 };
 
-int sp_lobby_new(uv_loop_t *loop, const sp_lobby_settings *st,
-                 sp_lobby **out) {
+int sp_lobby_new(uv_loop_t *loop, const sp_lobby_settings *st, sp_lobby **out) {
   sp_lobby *l = calloc(1, sizeof *l);
   if (!l)
     return SP_ENOMEM;

@@ -33,8 +33,7 @@ typedef struct sp_lobby_settings {
 } sp_lobby_settings;
 
 /* The caller owns *out; sp_lobby_free() once every room has closed. */
-int sp_lobby_new(uv_loop_t *loop, const sp_lobby_settings *st,
-                 sp_lobby **out);
+int sp_lobby_new(uv_loop_t *loop, const sp_lobby_settings *st, sp_lobby **out);
 
 /* Replaces this loop's copy of the top scores; if it changed, every
  * registered member of every room gets the new `top_scores`. */

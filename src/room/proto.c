@@ -28,9 +28,18 @@ void sp_json_string(sp_buf *b, const char *s, size_t len) {
       *o++ = (char)c;
     } else if (c < 0x20 || c == 0x7f) {
       switch (c) {
-      case '\n': *o++ = '\\'; *o++ = 'n'; break;
-      case '\r': *o++ = '\\'; *o++ = 'r'; break;
-      case '\t': *o++ = '\\'; *o++ = 't'; break;
+      case '\n':
+        *o++ = '\\';
+        *o++ = 'n';
+        break;
+      case '\r':
+        *o++ = '\\';
+        *o++ = 'r';
+        break;
+      case '\t':
+        *o++ = '\\';
+        *o++ = 't';
+        break;
       default:
         memcpy(o, "\\u00", 4);
         o += 4;

@@ -582,9 +582,7 @@ void sp_player_message(sp_player *p, const uint8_t *msg, size_t len) {
     if (!p->id)
       sp__new_player(p, m.name);
     break;
-  case SP_MSG_JOIN:
-    sp__join(p);
-    break;
+  case SP_MSG_JOIN: sp__join(p); break;
   case SP_MSG_KEY:
     if (p->id)
       sp_game_turn(p->room->game, p->id, m.dir);
@@ -593,8 +591,7 @@ void sp_player_message(sp_player *p, const uint8_t *msg, size_t len) {
     sp_log_debug("bad_message", "room=%s conn=%llu bytes=%zu", p->room->name,
                  (unsigned long long)sp_conn_id(p->conn), len);
     break;
-  case SP_MSG_IGNORED:
-    break;
+  case SP_MSG_IGNORED: break;
   }
 }
 

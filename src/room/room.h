@@ -9,8 +9,8 @@
 #ifndef SP_ROOM_H
 #define SP_ROOM_H
 
-#include <stddef.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 

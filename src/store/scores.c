@@ -32,8 +32,8 @@ struct sp_scores {
   sp_score_row *pending;
   size_t npending, cappending;
   uint64_t seq; /* order of submissions, continued from the database */
-  int busy;    /* a job is running */
-  int failing; /* the last write failed */
+  int busy;     /* a job is running */
+  int failing;  /* the last write failed */
   int closing;
   void (*done)(void *);
   void *done_arg;
@@ -88,13 +88,12 @@ static void sp__open_work(sp__job *j) {
     return;
   }
   sqlite3_busy_timeout(s->db, 1000);
-  static const char *const setup =
-      "PRAGMA journal_mode=WAL;"
-      "PRAGMA synchronous=FULL;"
-      "CREATE TABLE IF NOT EXISTS scores("
-      " name TEXT PRIMARY KEY NOT NULL,"
-      " score INTEGER NOT NULL CHECK (score > 0),"
-      " at INTEGER NOT NULL DEFAULT 0);";
+  static const char *const setup = "PRAGMA journal_mode=WAL;"
+                                   "PRAGMA synchronous=FULL;"
+                                   "CREATE TABLE IF NOT EXISTS scores("
+                                   " name TEXT PRIMARY KEY NOT NULL,"
+                                   " score INTEGER NOT NULL CHECK (score > 0),"
+                                   " at INTEGER NOT NULL DEFAULT 0);";
   if (sqlite3_exec(s->db, setup, NULL, NULL, &msg) != SQLITE_OK) {
     snprintf(j->err, sizeof j->err, "cannot use the database: %s",
              msg ? msg : "unknown error");
@@ -102,7 +101,8 @@ static void sp__open_work(sp__job *j) {
     j->ok = 0;
     return;
   }
-  if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK ||
+  if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL) !=
+          SQLITE_OK ||
       sqlite3_step(st) != SQLITE_ROW ||
       strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
     sp__sqlerr(j, "the database is corrupt");
@@ -281,8 +281,8 @@ static void sp__open_after(uv_work_t *req, int status) {
   j->s->busy = 0;
 }
 
-int sp_scores_open(uv_loop_t *loop, const char *dir, sp_scores **out,
-                   char *err, size_t errlen) {
+int sp_scores_open(uv_loop_t *loop, const char *dir, sp_scores **out, char *err,
+                   size_t errlen) {
   sp_scores *s = calloc(1, sizeof *s);
   if (!s) {
     snprintf(err, errlen, "out of memory");

@@ -27,8 +27,8 @@ typedef struct sp_score_row {
  * runs on the thread pool while this call runs the loop until it is done,
  * so it must be called before the server starts. On failure returns a
  * negative code and a one-line reason in err. */
-int sp_scores_open(uv_loop_t *loop, const char *dir, sp_scores **out,
-                   char *err, size_t errlen);
+int sp_scores_open(uv_loop_t *loop, const char *dir, sp_scores **out, char *err,
+                   size_t errlen);
 
 /* Records `name` scoring `score` (zero scores are not recorded; a name
  * keeps its best score). Returns 1 if the top table changed. */

@@ -40,7 +40,7 @@ static int sp__test_passed, sp__test_failed;
 #define ASSERT_STR_EQ(a, b)                                                    \
   do {                                                                         \
     const char *sp__a = (a), *sp__b = (b);                                     \
-    if (!sp__a || !sp__b || strcmp(sp__a, sp__b) != 0)                        \
+    if (!sp__a || !sp__b || strcmp(sp__a, sp__b) != 0)                         \
       FAILF("%s == %s: \"%s\" != \"%s\"", #a, #b, sp__a ? sp__a : "(null)",    \
             sp__b ? sp__b : "(null)");                                         \
   } while (0)

@@ -330,7 +330,8 @@ TEST(spawns_only_on_empty_cells) {
   sp_game_head(g, 1, &x, &y, &dir);
   for (int yy = 0; yy < 20; yy++)
     for (int xx = 0; xx < 20; xx++)
-      if (sp_game_cell(g, xx, yy).ch != '%' && sp_game_cell(g, xx, yy).ch != '@' &&
+      if (sp_game_cell(g, xx, yy).ch != '%' &&
+          sp_game_cell(g, xx, yy).ch != '@' &&
           sp_game_cell(g, xx, yy).ch != '*' && !(yy == 0 && xx < 3))
         sp_game_put(g, xx, yy, '#', 0);
   /* it eats a digit, so its tail stays and frees no cell */
