@@ -29,6 +29,8 @@ struct sp_ws {
   int holding;   /* buffering a close frame */
   uint8_t held[14 + 125];
   size_t nheld;
+  int msg_open;       /* a fragmented data message is under way */
+  size_t max_message;
 };
 
 static ssize_t sp__recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
@@ -84,22 +86,45 @@ static void sp__msg(wslay_event_context_ptr ctx,
   }
 }
 
+static const struct wslay_event_callbacks sp__callbacks = {
+    .recv_callback = sp__recv,
+    .send_callback = sp__send,
+    .on_frame_recv_start_callback = sp__frame_start,
+    .on_msg_recv_callback = sp__msg,
+};
+
+/* wslay's context holds two 4 KiB buffers. A connection needs it only while
+ * a frame or a fragmented message is under way, or while closing, so it is
+ * made on demand and dropped between messages: an idle connection costs a
+ * few hundred bytes instead of 9 KiB. */
+static int sp__ctx(sp_ws *ws) {
+  if (ws->ctx)
+    return 0;
+  if (wslay_event_context_server_init(&ws->ctx, &sp__callbacks, ws) != 0) {
+    ws->ctx = NULL;
+    return SP_ENOMEM;
+  }
+  wslay_event_config_set_max_recv_msg_length(ws->ctx, ws->max_message);
+  return 0;
+}
+
+static void sp__ctx_release_if_idle(sp_ws *ws) {
+  if (ws->ctx && !ws->forced && !ws->in_payload && ws->hlen == 0 &&
+      !ws->holding && !ws->msg_open && wslay_event_get_read_enabled(ws->ctx) &&
+      !wslay_event_want_write(ws->ctx) &&
+      !wslay_event_get_close_sent(ws->ctx) &&
+      !wslay_event_get_close_received(ws->ctx)) {
+    wslay_event_context_free(ws->ctx);
+    ws->ctx = NULL;
+  }
+}
+
 int sp_ws_new(size_t max_message, const sp_ws_callbacks *cb, void *data,
               sp_ws **out) {
-  static const struct wslay_event_callbacks callbacks = {
-      .recv_callback = sp__recv,
-      .send_callback = sp__send,
-      .on_frame_recv_start_callback = sp__frame_start,
-      .on_msg_recv_callback = sp__msg,
-  };
   sp_ws *ws = calloc(1, sizeof *ws);
   if (!ws)
     return SP_ENOMEM;
-  if (wslay_event_context_server_init(&ws->ctx, &callbacks, ws) != 0) {
-    free(ws);
-    return SP_ENOMEM;
-  }
-  wslay_event_config_set_max_recv_msg_length(ws->ctx, max_message);
+  ws->max_message = max_message;
   ws->cb = *cb;
   ws->data = data;
   *out = ws;
@@ -109,14 +134,15 @@ int sp_ws_new(size_t max_message, const sp_ws_callbacks *cb, void *data,
 void sp_ws_free(sp_ws *ws) {
   if (!ws)
     return;
-  wslay_event_context_free(ws->ctx);
+  if (ws->ctx)
+    wslay_event_context_free(ws->ctx);
   sp_buf_free(&ws->out);
   free(ws);
 }
 
 /* Lets wslay write what it queued (pongs, closes) and hands it on whole. */
 static void sp__pump(sp_ws *ws) {
-  if (ws->in_recv || !wslay_event_want_write(ws->ctx))
+  if (!ws->ctx || ws->in_recv || !wslay_event_want_write(ws->ctx))
     return;
   sp_buf_reset(&ws->out);
   wslay_event_send(ws->ctx);
@@ -131,8 +157,10 @@ static void sp__pump(sp_ws *ws) {
 static void sp__force_close(sp_ws *ws, uint16_t code) {
   uint8_t frame[4] = {0x88, 2, (uint8_t)(code >> 8), (uint8_t)code};
   ws->forced = code;
-  wslay_event_shutdown_read(ws->ctx);
-  wslay_event_shutdown_write(ws->ctx);
+  if (ws->ctx) {
+    wslay_event_shutdown_read(ws->ctx);
+    wslay_event_shutdown_write(ws->ctx);
+  }
   ws->cb.on_output(ws->data, frame, sizeof frame);
 }
 
@@ -140,6 +168,10 @@ static void sp__force_close(sp_ws *ws, uint16_t code) {
 static int sp__pass(sp_ws *ws, const uint8_t *data, size_t len) {
   if (len == 0 || ws->forced)
     return !ws->forced;
+  if (sp__ctx(ws) != 0) {
+    sp__force_close(ws, SP_WS_INTERNAL);
+    return 0;
+  }
   ws->in = data;
   ws->in_len = len;
   if (wslay_event_get_read_enabled(ws->ctx)) {
@@ -228,6 +260,11 @@ int sp_ws_feed(sp_ws *ws, const uint8_t *data, size_t len) {
       continue;
     ws->left = sp__payload_len(ws->hdr);
     ws->in_payload = 1;
+    int opcode = ws->hdr[0] & 0x0f, fin = (ws->hdr[0] & 0x80) != 0;
+    if (opcode == WSLAY_TEXT_FRAME || opcode == WSLAY_BINARY_FRAME)
+      ws->msg_open = !fin;
+    else if (opcode == WSLAY_CONTINUATION_FRAME && fin)
+      ws->msg_open = 0;
     if (ws->holding && ws->left > 125) {
       /* Not a valid close frame: wslay refuses it on its own. */
       ws->holding = 0;
@@ -246,12 +283,19 @@ int sp_ws_feed(sp_ws *ws, const uint8_t *data, size_t len) {
   sp__pump(ws);
   if (ws->forced)
     return 0;
-  return !wslay_event_get_close_sent(ws->ctx);
+  if (ws->ctx && wslay_event_get_close_sent(ws->ctx))
+    return 0;
+  sp__ctx_release_if_idle(ws);
+  return 1;
 }
 
 void sp_ws_close(sp_ws *ws, uint16_t code) {
   if (ws->forced)
     return;
+  if (sp__ctx(ws) != 0) {
+    sp__force_close(ws, code);
+    return;
+  }
   wslay_event_queue_close(ws->ctx, code, NULL, 0);
   wslay_event_shutdown_read(ws->ctx);
   sp__pump(ws);
@@ -260,13 +304,13 @@ void sp_ws_close(sp_ws *ws, uint16_t code) {
 uint16_t sp_ws_close_sent(const sp_ws *ws) {
   if (ws->forced)
     return ws->forced;
-  if (!wslay_event_get_close_sent(ws->ctx))
+  if (!ws->ctx || !wslay_event_get_close_sent(ws->ctx))
     return 0;
   return wslay_event_get_status_code_sent(ws->ctx);
 }
 
 uint16_t sp_ws_close_received(const sp_ws *ws) {
-  if (!wslay_event_get_close_received(ws->ctx))
+  if (!ws->ctx || !wslay_event_get_close_received(ws->ctx))
     return 0;
   return wslay_event_get_status_code_received(ws->ctx);
 }
