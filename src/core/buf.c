@@ -17,7 +17,7 @@ void sp_buf_reset(sp_buf *b) {
   b->failed = 0;
 }
 
-int sp_buf_reserve(sp_buf *b, size_t extra) {
+int sp_buf_grow(sp_buf *b, size_t extra) {
   if (b->failed)
     return -1;
   if (b->len + extra <= b->cap)
@@ -43,12 +43,6 @@ void sp_buf_put(sp_buf *b, const void *p, size_t n) {
 }
 
 void sp_buf_puts(sp_buf *b, const char *s) { sp_buf_put(b, s, strlen(s)); }
-
-void sp_buf_putc(sp_buf *b, char c) {
-  if (sp_buf_reserve(b, 1))
-    return;
-  b->data[b->len++] = c;
-}
 
 void sp_buf_printf(sp_buf *b, const char *fmt, ...) {
   va_list ap;

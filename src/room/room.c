@@ -32,6 +32,7 @@ struct sp_room {
   sp_buf scratch; /* reused for every frame the room encodes */
   uint64_t ticks;
   size_t published_snakes; /* last count told to env->on_snakes */
+  sp_frame *world;         /* cached `[["world",...]]`, NULL when stale */
 };
 
 /* Frames of one broadcast: at most one per death, plus renders and scores.
@@ -151,6 +152,11 @@ static void sp__stop(sp_room *r) {
   }
 }
 
+static void sp__world_changed(sp_room *r) {
+  sp_frame_unref(r->world);
+  r->world = NULL;
+}
+
 /* Something inside the room failed (out of memory): log it with the room's
  * name and start the room afresh, so the other rooms are not affected. */
 static void sp__fail(sp_room *r, const char *what) {
@@ -168,6 +174,7 @@ static void sp__fail(sp_room *r, const char *what) {
   sp_proto_reset_world(&r->scratch);
   sp_proto_end(&r->scratch);
   sp_game_reset(r->game);
+  sp__world_changed(r);
   sp_frame *f = sp__finish(r);
   if (f) {
     sp__broadcast(r, &f, 1);
@@ -183,6 +190,8 @@ static void sp__fail(sp_room *r, const char *what) {
 static void sp__emit(sp_room *r, int heartbeat) {
   size_t n;
   const sp_event *ev = sp_game_events(r->game, &n);
+  if (n > 0)
+    sp__world_changed(r);
   sp__batch batch;
   sp__batch_init(&batch);
   sp_buf *b = &r->scratch;
@@ -369,6 +378,7 @@ static void sp__schedule(sp_room *r) {
 
 static void sp__start(sp_room *r) {
   sp_game_reset(r->game);
+  sp__world_changed(r);
   sp_buf_reset(&r->scratch);
   sp_proto_begin(&r->scratch);
   sp_proto_reset_world(&r->scratch);
@@ -448,6 +458,7 @@ static void sp__room_closed(uv_handle_t *h) {
   if (--r->open_handles > 0)
     return;
   sp_bots_close(r->bots); /* freed once its searches come back */
+  sp_frame_unref(r->world);
   sp_game_free(r->game);
   sp_buf_free(&r->scratch);
   free(r);
@@ -508,11 +519,16 @@ static void sp__new_player(sp_player *p, const char *name) {
   sp_proto_handshake(b, p->name, p->id);
   sp_proto_end(b);
   sp__batch_add(&batch, sp__finish(r));
-  sp_buf_reset(b);
-  sp_proto_begin(b);
-  sp_proto_world(b, r->game);
-  sp_proto_end(b);
-  sp__batch_add(&batch, sp__finish(r));
+  if (!r->world) {
+    /* Encoded once and shared until the field changes: a crowd arriving
+     * between two ticks (or while no game runs) costs one encoding. */
+    sp_buf_reset(b);
+    sp_proto_begin(b);
+    sp_proto_world(b, r->game);
+    sp_proto_end(b);
+    r->world = sp__finish(r);
+  }
+  sp__batch_add(&batch, r->world ? sp_frame_ref(r->world) : NULL);
   sp_frame *top = sp_room_env_top_scores(r->env);
   sp__batch_add(&batch, top ? sp_frame_ref(top) : NULL);
   size_t live = sp_game_live_count(r->game);
