@@ -143,11 +143,13 @@ static void sp__stats_json(sp_worker *w, sp_buf *json) {
   sp_buf_printf(json,
                 "{\"workers\":%d,\"rooms\":%zu,\"ticks\":%llu,\"tick_ns\":%llu,"
                 "\"bot_searches\":%llu,\"bot_search_ns\":%llu,"
-                "\"bot_late\":%llu}",
+                "\"bot_late\":%llu,\"rooms_per_worker\":",
                 w->sh->nworkers, sp_directory_rooms(w->sh->dir),
                 SP_LOAD(st->ticks), SP_LOAD(st->tick_ns),
                 SP_LOAD(st->bots.searches), SP_LOAD(st->bots.search_ns),
                 SP_LOAD(st->bots.late));
+  sp_directory_loads_json(w->sh->dir, json);
+  sp_buf_putc(json, '}');
 #undef SP_LOAD
 }
 

@@ -123,6 +123,15 @@ size_t sp_directory_rooms(sp_directory *d) {
   return n;
 }
 
+void sp_directory_loads_json(sp_directory *d, sp_buf *out) {
+  uv_mutex_lock(&d->lock);
+  sp_buf_putc(out, '[');
+  for (int i = 0; i < d->nloops; i++)
+    sp_buf_printf(out, i ? ",%zu" : "%zu", d->per_loop[i]);
+  sp_buf_putc(out, ']');
+  uv_mutex_unlock(&d->lock);
+}
+
 void sp_directory_json(sp_directory *d, sp_buf *out) {
   uv_mutex_lock(&d->lock);
   sp_buf_puts(out, "{\"rooms\":[");

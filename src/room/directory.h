@@ -24,6 +24,8 @@ void sp_directory_leave(sp_directory *d, const char *name);
 /* The owner publishes the number of live snakes of its room. */
 void sp_directory_set_snakes(sp_directory *d, const char *name, size_t snakes);
 size_t sp_directory_rooms(sp_directory *d);
+/* Appends `[n0,n1,...]`: how many rooms each loop owns. */
+void sp_directory_loads_json(sp_directory *d, sp_buf *out);
 /* {"rooms":[{"name":..,"connections":N,"snakes":N},...]}, oldest first. */
 void sp_directory_json(sp_directory *d, sp_buf *out);
 
