@@ -19,9 +19,27 @@ int sp_log_parse_level(const char *s) {
   return -1;
 }
 
+static void sp__vlog(sp_log_level level, const char *event, const char *fmt,
+                     va_list ap);
+
 void sp_log(sp_log_level level, const char *event, const char *fmt, ...) {
   if (level < sp__log_level)
     return;
+  va_list ap;
+  va_start(ap, fmt);
+  sp__vlog(level, event, fmt, ap);
+  va_end(ap);
+}
+
+void sp_log_always(const char *event, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  sp__vlog(SP_LOG_INFO, event, fmt, ap);
+  va_end(ap);
+}
+
+static void sp__vlog(sp_log_level level, const char *event, const char *fmt,
+                     va_list ap) {
   char line[2048];
   struct timespec ts;
   struct tm tm;
@@ -34,10 +52,7 @@ void sp_log(sp_log_level level, const char *event, const char *fmt, ...) {
                    sp__log_names[level], event);
   if (fmt && n > 0 && (size_t)n < sizeof line - 2) {
     line[n++] = ' ';
-    va_list ap;
-    va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-    va_end(ap);
     if (m > 0)
       n += m;
   }

@@ -19,6 +19,7 @@
 #define SP_MAX_IOV 64           /* buffers handed to one write */
 #define SP_LINGER_MS 2000       /* wait for the peer's FIN after ours */
 #define SP_SWEEP_MS 250
+#define SP_QUIET_MS 2000 /* silent this long: drop wslay's context */
 #define SP_RATE_LIMIT_MS 5000 /* over the rate this long in a row: 1008 */
 
 enum { SP_CONN_HTTP, SP_CONN_WS, SP_CONN_CLOSING };
@@ -923,6 +924,8 @@ static void sp__sweep_cb(uv_timer_t *t) {
         sp__abort(c);
       } else if (!c->ping_sent && now - c->last_rx >= s->opt.ping_interval_ms) {
         sp__ping(c, now);
+      } else if (now - c->last_rx >= SP_QUIET_MS) {
+        sp_ws_release_idle(c->ws);
       }
     }
   }

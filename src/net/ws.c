@@ -95,8 +95,9 @@ static const struct wslay_event_callbacks sp__callbacks = {
 
 /* wslay's context holds two 4 KiB buffers. A connection needs it only while
  * a frame or a fragmented message is under way, or while closing, so it is
- * made on demand and dropped between messages: an idle connection costs a
- * few hundred bytes instead of 9 KiB. */
+ * made on demand, and the server drops it from connections that have gone
+ * quiet (sp_ws_release_idle): an idle connection costs a few hundred bytes
+ * instead of 9 KiB, while an active player keeps its context. */
 static int sp__ctx(sp_ws *ws) {
   if (ws->ctx)
     return 0;
@@ -108,7 +109,7 @@ static int sp__ctx(sp_ws *ws) {
   return 0;
 }
 
-static void sp__ctx_release_if_idle(sp_ws *ws) {
+void sp_ws_release_idle(sp_ws *ws) {
   if (ws->ctx && !ws->forced && !ws->in_payload && ws->hlen == 0 &&
       !ws->holding && !ws->msg_open && wslay_event_get_read_enabled(ws->ctx) &&
       !wslay_event_want_write(ws->ctx) &&
@@ -285,7 +286,6 @@ int sp_ws_feed(sp_ws *ws, const uint8_t *data, size_t len) {
     return 0;
   if (ws->ctx && wslay_event_get_close_sent(ws->ctx))
     return 0;
-  sp__ctx_release_if_idle(ws);
   return 1;
 }
 

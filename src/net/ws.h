@@ -58,6 +58,11 @@ void sp_ws_close(sp_ws *ws, uint16_t code);
 uint16_t sp_ws_close_sent(const sp_ws *ws);
 uint16_t sp_ws_close_received(const sp_ws *ws);
 
+/* Frees wslay's context (9 KiB) if no frame, fragmented message or close
+ * is under way; it is made again when bytes arrive. For connections that
+ * have gone quiet. */
+void sp_ws_release_idle(sp_ws *ws);
+
 /* Sec-WebSocket-Accept for a Sec-WebSocket-Key: base64(SHA-1(key + GUID)).
  * out receives 28 characters and a NUL. */
 void sp_ws_accept_key(const char *key, char out[29]);

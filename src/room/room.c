@@ -27,7 +27,8 @@ struct sp_room {
   int running;
   uint64_t next_tick; /* uv_hrtime() of the next tick */
   sp_game *game;
-  sp_player *members;
+  sp_player *members; /* players with a snake first: they see ticks first */
+  sp_player *last;    /* newcomers go to the back */
   size_t nmembers;
   sp_buf scratch; /* reused for every frame the room encodes */
   uint64_t ticks;
@@ -477,16 +478,42 @@ size_t sp_room_snakes(const sp_room *r) { return sp_game_live_count(r->game); }
 int sp_room_running(const sp_room *r) { return r->running; }
 sp_room *sp_player_room(const sp_player *p) { return p->room; }
 
+static void sp__unlink(sp_player *p) {
+  sp_room *r = p->room;
+  if (p->prev)
+    p->prev->next = p->next;
+  else
+    r->members = p->next;
+  if (p->next)
+    p->next->prev = p->prev;
+  else
+    r->last = p->prev;
+  p->prev = p->next = NULL;
+}
+
+static void sp__link_front(sp_player *p) {
+  sp_room *r = p->room;
+  p->prev = NULL;
+  p->next = r->members;
+  if (r->members)
+    r->members->prev = p;
+  r->members = p;
+  if (!r->last)
+    r->last = p;
+}
+
 sp_player *sp_room_enter(sp_room *r, sp_conn *c) {
   sp_player *p = calloc(1, sizeof *p);
   if (!p)
     return NULL;
   p->room = r;
   p->conn = c;
-  p->next = r->members;
-  if (r->members)
-    r->members->prev = p;
-  r->members = p;
+  p->prev = r->last;
+  if (r->last)
+    r->last->next = p;
+  else
+    r->members = p;
+  r->last = p;
   r->nmembers++;
   return p;
 }
@@ -587,6 +614,10 @@ static void sp__join(sp_player *p) {
   }
   sp__broadcast(r, &f, 1);
   sp_frame_unref(f);
+  /* A broadcast to thousands takes milliseconds: players go first, so a
+   * key press shows up for the one who pressed it as soon as it can. */
+  sp__unlink(p);
+  sp__link_front(p);
   sp__bots_after(r);
   sp__publish(r);
 }
@@ -621,12 +652,7 @@ void sp_player_leave(sp_player *p) {
     if (sp_game_live_count(r->game) == 0)
       sp__stop(r);
   }
-  if (p->prev)
-    p->prev->next = p->next;
-  else
-    r->members = p->next;
-  if (p->next)
-    p->next->prev = p->prev;
+  sp__unlink(p);
   r->nmembers--;
   free(p);
 }

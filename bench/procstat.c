@@ -1,0 +1,43 @@
+/* procstat.c: see procstat.h. */
+#include "procstat.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int sb_proc_sample(int pid, sb_proc *out) {
+  char path[64], buf[4096], *p;
+  unsigned long long utime, stime;
+  long tck = sysconf(_SC_CLK_TCK);
+  size_t n;
+  FILE *f;
+
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  f = fopen(path, "r");
+  if (!f)
+    return -1;
+  n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  /* The command name may hold spaces and parentheses: skip to the last ')'. */
+  p = strrchr(buf, ')');
+  if (!p ||
+      sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+             &utime, &stime) != 2)
+    return -1;
+  out->cpu_s = (double)(utime + stime) / (double)(tck > 0 ? tck : 100);
+
+  snprintf(path, sizeof path, "/proc/%d/status", pid);
+  f = fopen(path, "r");
+  if (!f)
+    return -1;
+  out->rss_kib = -1;
+  while (fgets(buf, sizeof buf, f))
+    if (strncmp(buf, "VmRSS:", 6) == 0) {
+      out->rss_kib = strtol(buf + 6, NULL, 10);
+      break;
+    }
+  fclose(f);
+  return out->rss_kib >= 0 ? 0 : -1;
+}
