@@ -73,10 +73,12 @@ fuzz:
 	@scripts/deps.sh fuzz
 	@$(MAKE) --no-print-directory -C tests/fuzz run SECONDS=$(FUZZ_SECONDS)
 
+# The standard workloads of bench/run.sh (about 30 minutes); writes
+# bench/results/latest.{json,md}. BENCH_QUICK=1 for a short smoke run.
 bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory -C bench
+	@$(MAKE) --no-print-directory -C bench run
 
 format:
 	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h tools/*.c
