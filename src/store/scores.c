@@ -316,6 +316,10 @@ int sp_scores_submit(sp_scores *s, const char *name, uint32_t score) {
   if (score == 0 || s->closing)
     return 0;
   int changed = sp_top_insert(s->top, &s->ntop, name, score);
+  /* The table only ever improves, so a score that did not enter it can
+   * never matter after a restart either: only changes are written. */
+  if (!changed)
+    return 0;
   if (s->npending == s->cappending) {
     size_t cap = s->cappending ? s->cappending * 2 : 8;
     sp_score_row *p = realloc(s->pending, cap * sizeof *p);

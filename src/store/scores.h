@@ -31,7 +31,9 @@ int sp_scores_open(uv_loop_t *loop, const char *dir, sp_scores **out, char *err,
                    size_t errlen);
 
 /* Records `name` scoring `score` (zero scores are not recorded; a name
- * keeps its best score). Returns 1 if the top table changed. */
+ * keeps its best score). Returns 1 if the top table changed; only then is
+ * anything written, since a score that does not enter the table can never
+ * enter it later (it only improves). */
 int sp_scores_submit(sp_scores *s, const char *name, uint32_t score);
 
 size_t sp_scores_count(const sp_scores *s);
