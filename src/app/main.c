@@ -203,7 +203,7 @@ int main(int argc, char **argv) {
   uv_timer_init(app.loop, &app.watchdog);
   app.watchdog.data = &app;
 
-  sp_log_always("listening",
+  sp_log_info("listening",
               "host=%s port=%d version=%s workers=%d tick_rate=%g "
               "field=%dx%d max_players=%d top_scores=%zu",
               cfg->host, sh->port, SP_VERSION, cfg->workers, cfg->tick_rate,
@@ -215,6 +215,6 @@ int main(int argc, char **argv) {
   free(sh->workers);
   if (uv_loop_close(app.loop) != 0)
     sp_log_warn("loop_not_empty", NULL);
-  sp_log_always("stopped", NULL);
+  sp_log_info("stopped", NULL);
   return 0;
 }

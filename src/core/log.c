@@ -31,13 +31,6 @@ void sp_log(sp_log_level level, const char *event, const char *fmt, ...) {
   va_end(ap);
 }
 
-void sp_log_always(const char *event, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  sp__vlog(SP_LOG_INFO, event, fmt, ap);
-  va_end(ap);
-}
-
 static void sp__vlog(sp_log_level level, const char *event, const char *fmt,
                      va_list ap) {
   char line[2048];

@@ -23,11 +23,6 @@ int sp_log_parse_level(const char *s);
 void sp_log(sp_log_level level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Like sp_log at info level, but written whatever the --log-level: for the
- * few lines tools rely on (`listening`, `stopped`). */
-void sp_log_always(const char *event, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 #define sp_log_debug(ev, ...) sp_log(SP_LOG_DEBUG, ev, __VA_ARGS__)
 #define sp_log_info(ev, ...) sp_log(SP_LOG_INFO, ev, __VA_ARGS__)
 #define sp_log_warn(ev, ...) sp_log(SP_LOG_WARN, ev, __VA_ARGS__)

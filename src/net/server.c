@@ -19,6 +19,7 @@
 #define SP_MAX_IOV 64           /* buffers handed to one write */
 #define SP_LINGER_MS 2000       /* wait for the peer's FIN after ours */
 #define SP_SWEEP_MS 250
+#define SP_HTTP_BACKLOG (256 * 1024) /* unread answers before we stop reading */
 #define SP_QUIET_MS 2000 /* silent this long: drop wslay's context */
 #define SP_RATE_LIMIT_MS 5000 /* over the rate this long in a row: 1008 */
 
@@ -39,6 +40,7 @@ struct sp_conn {
   unsigned handle_closing : 1;
   unsigned work_pending : 1;
   unsigned closed : 1; /* close callback ran: memory owed to the work */
+  unsigned out_paused : 1; /* HTTP: answers are piling up unread */
   sp_http *http;       /* HTTP phase only */
   sp_ws *ws;           /* WebSocket phase only */
   char *stash;         /* input that arrived while paused */
@@ -101,6 +103,8 @@ typedef struct sp__write_req {
 static void sp__abort(sp_conn *c);
 static void sp__http_input(sp_conn *c, const char *data, size_t len);
 static void sp__flush(sp_conn *c);
+static void sp__resume(sp_conn *c);
+static void sp__slow_consumer(sp_conn *c);
 
 /* ---- output queue --------------------------------------------------- */
 
@@ -179,6 +183,11 @@ static void sp__write_cb(uv_write_t *req, int status) {
     return;
   }
   sp__flush(c);
+  if (c->out_paused && c->queued <= SP_HTTP_BACKLOG / 2) {
+    c->out_paused = 0;
+    c->deadline = uv_now(c->srv->loop) + c->srv->opt.header_timeout_ms;
+    sp__resume(c);
+  }
 }
 
 /* Writes what is queued: uv_try_write first (most writes finish there, with
@@ -353,8 +362,14 @@ static void sp__ws_message(void *data, const uint8_t *msg, size_t len) {
     c->srv->h.on_message(c->srv->h.data, c, msg, len);
 }
 
+/* wslay's pongs and closes: a peer that pings and never reads must hit
+ * --max-queue like any slow reader. */
 static void sp__ws_output(void *data, const uint8_t *bytes, size_t len) {
   sp_conn *c = data;
+  if (c->queued > c->srv->opt.max_queue) {
+    sp__slow_consumer(c);
+    return;
+  }
   sp__enqueue(c, sp_frame_raw(bytes, len));
 }
 
@@ -369,24 +384,30 @@ static void sp__ws_input(sp_conn *c, const char *data, size_t len) {
   }
 }
 
+/* A reader that does not keep up is cut off: its room never waits, and its
+ * memory goes with it. The close frame only gets out if nothing is stuck
+ * ahead of it. */
+static void sp__slow_consumer(sp_conn *c) {
+  c->srv->stats.slow_consumers++;
+  sp_log_warn("slow_consumer", "conn=%llu peer=%s queued=%zu limit=%zu",
+              (unsigned long long)c->id, c->peer, c->queued,
+              c->srv->opt.max_queue);
+  if (!c->writing && c->qlen == 0) {
+    uint8_t close[4] = {0x88, 2, SP_WS_POLICY >> 8, SP_WS_POLICY & 0xff};
+    uv_buf_t b = uv_buf_init((char *)close, sizeof close);
+    uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+  }
+  sp__abort(c);
+}
+
 void sp_conn_send(sp_conn *c, sp_frame *const *frames, size_t n) {
   if (c->state != SP_CONN_WS || c->drain_close || c->handle_closing)
     return;
-  size_t bytes = 0;
-  for (size_t i = 0; i < n; i++)
-    bytes += frames[i]->len;
-  if (c->queued + bytes > c->srv->opt.max_queue) {
-    c->srv->stats.slow_consumers++;
-    sp_log_warn("slow_consumer", "conn=%llu peer=%s queued=%zu limit=%zu",
-                (unsigned long long)c->id, c->peer, c->queued,
-                c->srv->opt.max_queue);
-    /* The close frame can only get out if nothing is stuck ahead of it. */
-    if (!c->writing && c->qlen == 0) {
-      uint8_t close[4] = {0x88, 2, SP_WS_POLICY >> 8, SP_WS_POLICY & 0xff};
-      uv_buf_t b = uv_buf_init((char *)close, sizeof close);
-      uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    }
-    sp__abort(c);
+  /* The limit is on what is already waiting, so one batch larger than the
+   * limit (the world of a huge field) still reaches a reader that keeps
+   * up; memory stays below max_queue plus one batch. */
+  if (c->queued > c->srv->opt.max_queue) {
+    sp__slow_consumer(c);
     return;
   }
   for (size_t i = 0; i < n; i++) {
@@ -490,7 +511,8 @@ static void sp__read_cb(uv_stream_t *stream, ssize_t nread,
 
 /* Continues with the requests that arrived while a response was prepared. */
 static void sp__resume(sp_conn *c) {
-  if (c->handle_closing || c->state != SP_CONN_HTTP)
+  if (c->handle_closing || c->state != SP_CONN_HTTP || c->work_pending ||
+      c->out_paused)
     return;
   c->paused = 0;
   char *stash = c->stash;
@@ -721,6 +743,14 @@ static void sp__request(sp_conn *c, const sp_http_request *req,
 
 static void sp__http_input(sp_conn *c, const char *data, size_t len) {
   while (len > 0 && c->state == SP_CONN_HTTP && !c->handle_closing) {
+    if (!c->paused && c->queued > SP_HTTP_BACKLOG) {
+      /* Pipelined requests from a peer that does not read its answers
+       * (a 30-byte request can fetch kilobytes): stop reading until it
+       * has caught up, or until the header timeout gives up on it. */
+      c->paused = c->out_paused = 1;
+      c->deadline = uv_now(c->srv->loop) + c->srv->opt.header_timeout_ms;
+      uv_read_stop((uv_stream_t *)&c->tcp);
+    }
     if (c->paused) {
       char *s = realloc(c->stash, c->stash_len + len);
       if (!s) {
@@ -904,7 +934,7 @@ static void sp__sweep_cb(uv_timer_t *t) {
       if (now >= c->deadline)
         sp__abort(c);
     } else if (c->state == SP_CONN_HTTP) {
-      if (!c->paused && now >= c->deadline) {
+      if ((!c->paused || c->out_paused) && now >= c->deadline) {
         s->stats.header_timeouts++;
         sp_log_info("header_timeout", "conn=%llu peer=%s",
                     (unsigned long long)c->id, c->peer);

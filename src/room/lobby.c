@@ -18,6 +18,20 @@ struct sp_lobby {
   size_t nrooms;
 };
 
+/* Every room of this loop but `origin` gets the current top scores. */
+static void sp__top_to_rooms(sp_lobby *l, sp_room *origin) {
+  sp_frame *f = sp_room_env_top_scores(&l->env);
+  if (!f)
+    return;
+  for (sp__entry *e = l->rooms; e; e = e->next)
+    if (e->room != origin)
+      sp_room_broadcast(e->room, f);
+}
+
+static void sp__top_changed(void *lobby, sp_room *origin) {
+  sp__top_to_rooms(lobby, origin);
+}
+
 int sp_lobby_new(uv_loop_t *loop, const sp_lobby_settings *st, sp_lobby **out) {
   sp_lobby *l = calloc(1, sizeof *l);
   if (!l)
@@ -37,6 +51,8 @@ int sp_lobby_new(uv_loop_t *loop, const sp_lobby_settings *st, sp_lobby **out) {
   l->env.bots = st->bots;
   l->env.round_seconds = st->round_seconds;
   l->env.stats = st->stats;
+  l->env.on_top_changed = sp__top_changed;
+  l->env.lobby = l;
   const char *delay = getenv("SNAKEPIT_TEST_BOT_DELAY_MS");
   l->env.bot_delay_ms = delay ? (uint32_t)strtoul(delay, NULL, 10) : 0;
   l->env.fail_room = getenv("SNAKEPIT_TEST_FAIL_ROOM");
@@ -170,11 +186,7 @@ void sp_lobby_set_top(sp_lobby *l, const sp_score_row *rows, size_t n) {
   l->env.ntop = n;
   sp_frame_unref(l->env.top_scores);
   l->env.top_scores = NULL;
-  sp_frame *f = sp_room_env_top_scores(&l->env);
-  if (!f)
-    return;
-  for (sp__entry *e = l->rooms; e; e = e->next)
-    sp_room_broadcast(e->room, f);
+  sp__top_to_rooms(l, NULL);
 }
 
 void sp_lobby_scores_json(const sp_lobby *l, sp_buf *out) {

@@ -196,7 +196,7 @@ static void sp__emit(sp_room *r, int heartbeat) {
   sp__batch batch;
   sp__batch_init(&batch);
   sp_buf *b = &r->scratch;
-  int renders = 0, scores = 0;
+  int renders = 0, scores = 0, top_changed = 0;
 
   for (size_t i = 0; i < n; i++) {
     if (ev[i].type == SP_EV_RENDER)
@@ -209,6 +209,7 @@ static void sp__emit(sp_room *r, int heartbeat) {
         if (sp_top_insert(r->env->top, &r->env->ntop, p->name, ev[i].score)) {
           sp_frame_unref(r->env->top_scores);
           r->env->top_scores = NULL;
+          top_changed = 1;
         }
         if (r->env->on_score)
           r->env->on_score(r->env->hooks_data, p->name, ev[i].score);
@@ -249,6 +250,8 @@ static void sp__emit(sp_room *r, int heartbeat) {
   sp__broadcast(r, batch.frames, batch.n);
   sp__batch_free(&batch);
   sp__publish(r);
+  if (top_changed && r->env->on_top_changed)
+    r->env->on_top_changed(r->env->lobby, r);
 }
 
 void sp_room_broadcast(sp_room *r, sp_frame *f) { sp__broadcast(r, &f, 1); }

@@ -48,6 +48,10 @@ typedef struct sp_room_env {
   sp_score_row top[SP_TOP_SCORES];
   size_t ntop;
   sp_frame *top_scores; /* cached `[["top_scores",...]]`, NULL when stale */
+  /* This loop's copy changed by a death in room `origin`, which sends the
+   * new table itself: the lobby tells every other room. */
+  void (*on_top_changed)(void *lobby, sp_room *origin);
+  void *lobby;
   /* A snake died with a score: the table's owner records it. */
   void (*on_score)(void *data, const char *name, uint32_t score);
   /* The number of live snakes of a room changed. */

@@ -218,7 +218,8 @@ static void sp__after_cb(uv_work_t *req, int status) {
       sp_score_row *all = malloc(n * sizeof *all);
       if (all) {
         memcpy(all, j->batch, j->nbatch * sizeof *all);
-        memcpy(all + j->nbatch, s->pending, s->npending * sizeof *all);
+        if (s->npending) /* pending may be NULL: no memcpy from NULL */
+          memcpy(all + j->nbatch, s->pending, s->npending * sizeof *all);
         free(s->pending);
         s->pending = all;
         s->npending = s->cappending = n;

@@ -910,11 +910,21 @@ def vm_rss_kb(pid):
     raise AssertionError(f"no VmRSS for {pid}")
 
 
-def uses_asan():
-    """True when the binary under test is the AddressSanitizer build."""
+def sanitizer():
+    """"asan" or "tsan" when the binary under test is built with that
+    sanitizer, else None."""
     try:
         with open(BIN, "rb") as f:
             data = f.read()
     except OSError:
-        return False
-    return b"libasan" in data or b"__asan_init" in data
+        return None
+    if b"libasan" in data or b"__asan_init" in data:
+        return "asan"
+    if b"libtsan" in data or b"__tsan_init" in data:
+        return "tsan"
+    return None
+
+
+def uses_asan():
+    """True when the binary under test is the AddressSanitizer build."""
+    return sanitizer() == "asan"

@@ -8,7 +8,6 @@ import asyncio
 import json
 import select
 import socket
-import struct
 import time
 
 import harness
@@ -89,9 +88,10 @@ def max_conns_503_then_accepted_again():
             held.append(accepted_again(s.port))
             held.append(accepted_again(s.port, "127.0.0.4"))
             assert refused(s.port)
-            # the new ones are served normally, and so are the old ones
-            held[-1].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert read_response(held[-1])[0] == 200
+            # the old ones and the new ones are served normally
+            for c in (held[1], held[-1]):
+                c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert read_response(c)[0] == 200
             ws = raw_ws_on(held[-1])   # HTTP keep-alive, then an upgrade on it
             ws.send_text(json.dumps(["new_player", "late"]))
             assert ws.recv_json()[0][0] == "handshake"
@@ -511,6 +511,37 @@ def allowed_origins():
     with Server() as s:
         for any_origin in ("http://good.example", "http://evil.example", None, "null"):
             assert upgrade_status(s.port, any_origin)[0] == 101, any_origin
+
+
+
+# --- --max-queue against the size of the field ------------------------------------
+
+@test
+def legal_field_larger_than_queue_still_playable():
+    """--field 400x400 is legal and --max-queue is 1 MiB by default, but the
+    `world` frame a new player must get is ~1.4 MB. The server must either
+    refuse the combination at start (exit 2, one line) or let the player in;
+    cutting every player off as a slow consumer before its handshake makes
+    the server unusable."""
+    s = Server("--field", "400x400", wait=False)
+    s._ready.wait(15)
+    if s.port is None:
+        code = s.wait_exit(5)
+        assert code == 2, (code, s.lines[-5:])
+        return
+    with s:
+        ws = RawWS(s.port)
+        ws.send_text(json.dumps(["new_player", "big"]))
+        got = []
+        while len(got) < 2:
+            op, payload = ws.recv_frame(10)
+            assert op not in (None, CLOSE), \
+                f"closed ({payload[:2].hex()}) after {got}: " + "; ".join(
+                    l for l in s.lines if "slow_consumer" in l)
+            if op == TEXT:
+                got += [c[0] for c in json.loads(payload)]
+        assert got[:2] == ["handshake", "world"], got
+        ws.close()
 
 
 harness.main()
