@@ -41,3 +41,27 @@ int sb_proc_sample(int pid, sb_proc *out) {
   fclose(f);
   return out->rss_kib >= 0 ? 0 : -1;
 }
+
+int sb_machine_sample(sb_machine *out) {
+  unsigned long long v[8] = {0};
+  long tck = sysconf(_SC_CLK_TCK);
+  double hz = (double)(tck > 0 ? tck : 100);
+  char buf[512];
+  FILE *f = fopen("/proc/stat", "r");
+  int ok;
+
+  if (!f)
+    return -1;
+  /* cpu  user nice system idle iowait irq softirq steal [guest guest_nice]:
+   * guest time is already part of user. */
+  ok = fgets(buf, sizeof buf, f) != NULL &&
+       sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+              &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) >= 4;
+  fclose(f);
+  if (!ok)
+    return -1;
+  out->busy_s = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / hz;
+  out->idle_s = (double)(v[3] + v[4]) / hz;
+  out->cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  return 0;
+}

@@ -176,6 +176,8 @@ static struct bench {
   sb_proc srv_before, srv_w0, srv_w1, srv_prog;
   int srv_ok_before, srv_ok_w0, srv_ok_w1, srv_prog_ok;
   double own_cpu_w0, own_cpu_w1, own_cpu_prog;
+  sb_machine mach_w0, mach_w1; /* the whole machine over the window */
+  int mach_ok_w0, mach_ok_w1;
   uint64_t prog_t;
   uint32_t open_at_end;
 } B;
@@ -1013,6 +1015,7 @@ static void on_phase_timer(uv_timer_t *t) {
     B.win0 = B.tot;
     sample_server(&B.srv_w0, &B.srv_ok_w0);
     B.own_cpu_w0 = own_cpu_s();
+    B.mach_ok_w0 = sb_machine_sample(&B.mach_w0) == 0;
     B.win_start = B.phase_start = uv_hrtime();
     uv_timer_start(&B.phase_timer, on_phase_timer,
                    (uint64_t)(B.duration_s * 1000), 0);
@@ -1033,6 +1036,7 @@ static void end_window(void) {
   B.win_end = uv_hrtime();
   sample_server(&B.srv_w1, &B.srv_ok_w1);
   B.own_cpu_w1 = own_cpu_s();
+  B.mach_ok_w1 = sb_machine_sample(&B.mach_w1) == 0;
   B.open_at_end = B.open;
 }
 
@@ -1242,6 +1246,13 @@ static void report(void) {
   double own_pct = have ? 100 * own / win : 0;
   double own_us = w.frames ? own * 1e6 / (double)w.frames : 0;
   int saturated = own_pct > 85;
+  /* The whole machine: what the server and the generator left to the
+   * kernel's unattributed work and to other processes. */
+  int mach = have && B.mach_ok_w0 && B.mach_ok_w1;
+  double mach_busy = mach ? B.mach_w1.busy_s - B.mach_w0.busy_s : 0;
+  double mach_pct = mach ? 100 * mach_busy / win : 0;
+  double mach_other_pct = mach_pct - own_pct - (srv ? 100 * srv_cpu / win : 0);
+  int mach_cpus = B.mach_ok_w1 ? B.mach_w1.cpus : 0;
   uint64_t fails = B.failed;
   jbuf j = {.n = 0};
 
@@ -1292,6 +1303,10 @@ static void report(void) {
             ? "  WARNING: the load generator is near saturation; figures may "
               "show its limit, not the server's"
             : "");
+    if (mach)
+      printf("machine:      %d CPUs, %.0f%% of a core busy in all (%.0f%% "
+             "neither server nor generator: kernel work, other processes)\n",
+             mach_cpus, mach_pct, mach_other_pct);
   }
   jadd(&j, "{\"tool\":\"snakepit-bench\",\"version\":1");
   jadd(&j, ",\"url\":\"ws://%s:%d%s\"", B.host, B.port, B.path);
@@ -1352,6 +1367,11 @@ static void report(void) {
   jnum(&j, "bench_cpu_s", own, have);
   jnum(&j, "bench_cpu_pct", own_pct, have);
   jnum(&j, "bench_cpu_us_per_msg", own_us, have && w.frames);
+  jnum(&j, "machine_cpus", mach_cpus, mach);
+  jnum(&j, "machine_cpu_pct", mach_pct, mach);
+  jnum(&j, "machine_other_cpu_pct", mach_other_pct, mach && srv);
+  jnum(&j, "machine_us_per_msg",
+       w.frames ? mach_busy * 1e6 / (double)w.frames : 0, mach && w.frames);
   jadd(&j, ",\"bench_saturated\":%s}", saturated ? "true" : "false");
   puts(j.s);
   fflush(stdout);
