@@ -14,33 +14,58 @@ SUITES=${SUITES:-unit integration browser fuzz}
 total_pass=0 total_fail=0
 declare -a report
 
-suite() { # suite NAME ENV... -- CMD...
-  local name=$1; shift
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+# Starts a suite in the background: its output and exit code go to files.
+start() { # start ID ENV... -- CMD...
+  local id=$1; shift
   local envs=()
   while [ "$1" != "--" ]; do envs+=("$1"); shift; done; shift
-  local log; log=$(mktemp)
+  ( env "${envs[@]}" timeout 600 "$@" >"$TMP/$id.log" 2>&1; echo $? >"$TMP/$id.rc" ) &
+}
+
+# Prints a finished suite's output and adds its summary line to the total.
+collect() { # collect ID NAME
+  local id=$1 name=$2 rc line p f
   echo "== $name"
-  env "${envs[@]}" timeout 600 "$@" 2>&1 | tee "$log"
-  local rc=${PIPESTATUS[0]}
-  local line; line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  cat "$TMP/$id.log"
+  rc=$(cat "$TMP/$id.rc" 2>/dev/null || echo 1)
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$TMP/$id.log" | tail -n 1)
   if [ -z "$line" ]; then
     echo "!! $name printed no summary (exit $rc)"; total_fail=$((total_fail + 1))
   else
-    local p f; p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}
+    p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}
     total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
     [ "$rc" != 0 ] && [ "$f" = 0 ] && { echo "!! $name exited $rc"; total_fail=$((total_fail + 1)); }
   fi
   report+=("$name: ${line:-no summary}")
-  rm -f "$log"
+}
+
+suite() { # suite NAME ENV... -- CMD...   (in the foreground)
+  local name=$1; shift
+  start one "$@"
+  wait
+  collect one "$name"
 }
 
 has() { case " $SUITES " in *" $1 "*) return 0 ;; esac; return 1; }
 
+# The integration files of one build run JOBS at a time: each starts its
+# own server on its own port, and most of their time is spent waiting on
+# game ticks and timeouts, not on the CPU.
+JOBS=${JOBS:-3}
 integration() { # integration TAG BINARY WORKERS [ENV...]
   local tag=$1 bin=$2 workers=$3; shift 3
-  for t in tests/integration/test_*.py; do
-    [ -f "$t" ] && suite "integration[$tag] $(basename "$t")" SNAKEPIT_BIN="$bin" \
-      SNAKEPIT_WORKERS="$workers" "$@" -- "$PY" "$t"
+  local files=(tests/integration/test_*.py) i running=0
+  for i in "${!files[@]}"; do
+    start "int$i" SNAKEPIT_BIN="$bin" SNAKEPIT_WORKERS="$workers" "$@" -- "$PY" "${files[$i]}"
+    running=$((running + 1))
+    if [ "$running" -ge "$JOBS" ]; then wait -n; running=$((running - 1)); fi
+  done
+  wait
+  for i in "${!files[@]}"; do
+    collect "int$i" "integration[$tag] $(basename "${files[$i]}")"
   done
 }
 

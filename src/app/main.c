@@ -3,6 +3,7 @@
  * order: stop accepting, close every client with 1001, finish the score
  * writes, exit 0 (all within 2 seconds). */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,14 @@ int main(int argc, char **argv) {
   sp_config *cfg = &app.cfg;
   sp_log_set_level((sp_log_level)cfg->log_level);
   signal(SIGPIPE, SIG_IGN);
+  /* SIGINT and SIGTERM wait (blocked) until the hub can handle them: one
+   * that arrives during start-up still gets the orderly shutdown. The
+   * worker threads inherit the mask, so these signals reach the hub. */
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
   app.loop = uv_default_loop();
 
   if (sp__mkdirs(cfg->data_dir) != 0) {
@@ -200,6 +209,7 @@ int main(int argc, char **argv) {
   app.sigint.data = app.sigterm.data = &app;
   uv_signal_start(&app.sigint, sp__on_signal, SIGINT);
   uv_signal_start(&app.sigterm, sp__on_signal, SIGTERM);
+  pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
   uv_timer_init(app.loop, &app.watchdog);
   app.watchdog.data = &app;
 

@@ -118,6 +118,10 @@ static int sp__on_value(http_parser *p, const char *at, size_t len) {
     if (h->header == H_KEY)
       h->req.ws_key[0] = '\0';
   }
+  /* A NUL byte would cut the value short differently for each split of
+   * the input: such a value is as good as absent. */
+  if (h->header != H_NONE && memchr(at, '\0', len))
+    h->overflow = 1;
   char *dst = NULL;
   size_t cap = 0;
   switch (h->header) {
@@ -204,6 +208,14 @@ sp_http_result sp_http_feed(sp_http *h, const char *data, size_t len,
   h->complete = 0;
   size_t n = 0;
   while (n < len && !h->complete) {
+    /* Blank lines between requests are skipped here, not by http-parser,
+     * so that they never count toward the next request's head. */
+    if (!h->in_message) {
+      while (n < len && (data[n] == '\r' || data[n] == '\n'))
+        n++;
+      if (n == len)
+        break;
+    }
     /* Feed the head in slices so its size limit holds whatever the split. */
     size_t chunk = len - n;
     int was_head = !h->in_message || h->in_head;
