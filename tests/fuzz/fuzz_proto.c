@@ -30,9 +30,9 @@ static int is_space(uint32_t c) {
 }
 
 static int is_forbidden(uint32_t c) {
-  return c < 0x20 || (c >= 0x7F && c <= 0x9F) ||  /* Cc */
-         (c >= 0x202A && c <= 0x202E) ||           /* LRE..RLO */
-         (c >= 0x2066 && c <= 0x2069);             /* LRI..PDI */
+  return c < 0x20 || (c >= 0x7F && c <= 0x9F) || /* Cc */
+         (c >= 0x202A && c <= 0x202E) ||         /* LRE..RLO */
+         (c >= 0x2066 && c <= 0x2069);           /* LRI..PDI */
 }
 
 static void check_name(const char *name, const char *what) {
@@ -53,8 +53,8 @@ static void check_name(const char *name, const char *what) {
     i += n;
     chars++;
   }
-  FZ_CHECK(!is_space(cp), "%s: trailing U+%04X in \"%s\"", what,
-           (unsigned)cp, name);
+  FZ_CHECK(!is_space(cp), "%s: trailing U+%04X in \"%s\"", what, (unsigned)cp,
+           name);
   FZ_CHECK(chars <= SP_NAME_MAX_CHARS, "%s: %zu code points in \"%s\"", what,
            chars, name);
 }
@@ -93,8 +93,8 @@ static void check_frames(const char *name) {
   FZ_CHECK(!b.failed, "out of memory");
   json_error_t err;
   json_t *v = json_loadb(b.data, b.len, 0, &err);
-  FZ_CHECK(v != NULL, "frame for \"%s\" is not JSON: %s: %.*s", name,
-           err.text, (int)b.len, b.data);
+  FZ_CHECK(v != NULL, "frame for \"%s\" is not JSON: %s: %.*s", name, err.text,
+           (int)b.len, b.data);
   FZ_CHECK(json_is_array(v) && json_array_size(v) == 4, "frame shape");
   const char *got[4] = {
       json_string_value(json_array_get(json_array_get(v, 0), 1)),

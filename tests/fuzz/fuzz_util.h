@@ -104,8 +104,8 @@ typedef struct fz_splitter {
 } fz_splitter;
 
 /* mode_byte picks the mode and its parameter; seed feeds the PRNG. */
-static inline void fz_split_init(fz_splitter *s, uint8_t mode_byte, uint32_t seed,
-                          size_t total) {
+static inline void fz_split_init(fz_splitter *s, uint8_t mode_byte,
+                                 uint32_t seed, size_t total) {
   s->mode = (mode_byte & 0x0F) % FZ_SPLIT_MODES;
   s->fixed = (size_t)(mode_byte >> 4) + 2;
   s->cut = total * (size_t)(mode_byte >> 4) / 16;

@@ -40,9 +40,9 @@
 #define MAX_MESSAGE 4096
 
 static const uint16_t close_codes[] = {
-    SP_WS_NORMAL,    SP_WS_GOING_AWAY, SP_WS_PROTOCOL_ERROR,
+    SP_WS_NORMAL,      SP_WS_GOING_AWAY,   SP_WS_PROTOCOL_ERROR,
     SP_WS_UNSUPPORTED, SP_WS_INVALID_DATA, SP_WS_POLICY,
-    SP_WS_TOO_BIG,   SP_WS_INTERNAL,
+    SP_WS_TOO_BIG,     SP_WS_INTERNAL,
 };
 
 typedef struct state {
@@ -50,12 +50,12 @@ typedef struct state {
   size_t messages;
   int close_in_message; /* index of the message that closes, or -1 */
   uint16_t code;
-  int closed_by_us;     /* sp_ws_close was called */
+  int closed_by_us; /* sp_ws_close was called */
   int in_callback;
-  size_t close_frames;  /* close frames seen in on_output */
+  size_t close_frames; /* close frames seen in on_output */
   uint16_t close_code_out;
   size_t pongs;
-  uint8_t *log;         /* every message: 4 bytes of length, then bytes */
+  uint8_t *log; /* every message: 4 bytes of length, then bytes */
   size_t log_len;
 } state;
 
@@ -178,9 +178,8 @@ static uint8_t *encode(const uint8_t *in, size_t len, size_t *out_len) {
 }
 
 /* One connection fed with the stream in the reads sp chooses. */
-static void run(const uint8_t *stream, fz_splitter *sp,
-                int release_idle, int close_before, int close_at_end,
-                state *st) {
+static void run(const uint8_t *stream, fz_splitter *sp, int release_idle,
+                int close_before, int close_at_end, state *st) {
   static const sp_ws_callbacks cb = {on_message, on_output};
   FZ_CHECK(sp_ws_new(MAX_MESSAGE, &cb, st, &st->ws) == 0, "sp_ws_new");
   FZ_CHECK(sp_ws_close_sent(st->ws) == 0 && sp_ws_close_received(st->ws) == 0,
@@ -240,8 +239,7 @@ static void run(const uint8_t *stream, fz_splitter *sp,
              "sp_ws_close_sent() = %u, the close frame said %u", sent,
              st->close_code_out);
   } else {
-    FZ_CHECK(sent == 0, "sp_ws_close_sent() = %u without a close frame",
-             sent);
+    FZ_CHECK(sent == 0, "sp_ws_close_sent() = %u without a close frame", sent);
   }
   sp_ws_free(st->ws);
   st->ws = NULL;
@@ -283,10 +281,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FZ_CHECK(ref.messages == st.messages,
              "%zu messages in one read, %zu in pieces (split mode %d)",
              ref.messages, st.messages, sp.mode);
-    FZ_CHECK(ref.log_len == st.log_len &&
-                 (ref.log_len == 0 || memcmp(ref.log, st.log, ref.log_len) == 0),
-             "messages differ between one read and pieces (split mode %d)",
-             sp.mode);
+    FZ_CHECK(
+        ref.log_len == st.log_len &&
+            (ref.log_len == 0 || memcmp(ref.log, st.log, ref.log_len) == 0),
+        "messages differ between one read and pieces (split mode %d)", sp.mode);
     FZ_CHECK(ref.close_frames == st.close_frames &&
                  ref.close_code_out == st.close_code_out,
              "close %u in one read, %u in pieces (split mode %d)",
