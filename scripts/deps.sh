@@ -5,7 +5,7 @@ set -eu
 build="gcc make pkg-config libuv1-dev libhttp-parser-dev libwslay-dev libssl-dev libjansson-dev libsqlite3-dev"
 case "${1:-build}" in
   build) want="$build" ;;
-  test)  want="$build python3 python3-websockets chromium nodejs npm clang libclang-rt-14-dev" ;;
+  test)  want="$build python3 python3-websockets chromium nodejs npm clang libclang-rt-14-dev valgrind e2fsprogs" ;;
   bench) want="$build python3 iproute2" ;;
   fuzz)  want="$build clang libclang-rt-14-dev" ;;
   *) echo "deps.sh: unknown target '$1'" >&2; exit 2 ;;
