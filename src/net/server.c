@@ -19,8 +19,9 @@
 #define SP_MAX_IOV 64           /* buffers handed to one write */
 #define SP_LINGER_MS 2000       /* wait for the peer's FIN after ours */
 #define SP_SWEEP_MS 250
-#define SP_HTTP_BACKLOG (256 * 1024) /* unread answers before we stop reading */
-#define SP_QUIET_MS 2000 /* silent this long: drop wslay's context */
+#define SP_HTTP_BACKLOG (256 * 1024) /* unread answers before we stop reading  \
+                                      */
+#define SP_QUIET_MS 2000      /* silent this long: drop wslay's context */
 #define SP_RATE_LIMIT_MS 5000 /* over the rate this long in a row: 1008 */
 
 enum { SP_CONN_HTTP, SP_CONN_WS, SP_CONN_CLOSING };
@@ -39,11 +40,11 @@ struct sp_conn {
   unsigned paused : 1;      /* an HTTP response is being prepared off-loop */
   unsigned handle_closing : 1;
   unsigned work_pending : 1;
-  unsigned closed : 1; /* close callback ran: memory owed to the work */
+  unsigned closed : 1;     /* close callback ran: memory owed to the work */
   unsigned out_paused : 1; /* HTTP: answers are piling up unread */
-  sp_http *http;       /* HTTP phase only */
-  sp_ws *ws;           /* WebSocket phase only */
-  char *stash;         /* input that arrived while paused */
+  sp_http *http;           /* HTTP phase only */
+  sp_ws *ws;               /* WebSocket phase only */
+  char *stash;             /* input that arrived while paused */
   size_t stash_len;
   sp_frame **q; /* ring of frames not yet handed to the kernel */
   uint32_t qhead, qlen, qcap, qoff;
@@ -74,7 +75,6 @@ struct sp_server {
   uint64_t next_id;
   int port;
   int shutting_down;
-  int open_handles; /* listener + sweep timer */
   sp_iptable *ips;
   int own_ips;
   sp_server_stats stats;
@@ -993,7 +993,6 @@ int sp_server_start(uv_loop_t *loop, const sp_server_options *opt,
     goto fail;
   uv_tcp_init(loop, &s->listener);
   s->listener.data = s;
-  s->open_handles++;
   if (opt->reuseport) {
     /* libuv 1.44 has no UV_TCP_REUSEPORT: make the socket by hand. */
     int one = 1;
@@ -1029,7 +1028,6 @@ int sp_server_start(uv_loop_t *loop, const sp_server_options *opt,
   s->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
   uv_timer_init(loop, &s->sweep);
   s->sweep.data = s;
-  s->open_handles++;
   uv_timer_start(&s->sweep, sp__sweep_cb, SP_SWEEP_MS, SP_SWEEP_MS);
   uv_unref((uv_handle_t *)&s->sweep);
   *out = s;
@@ -1102,4 +1100,3 @@ void *sp_conn_data(const sp_conn *c) { return c->data; }
 void sp_conn_set_data(sp_conn *c, void *data) { c->data = data; }
 uint64_t sp_conn_id(const sp_conn *c) { return c->id; }
 const char *sp_conn_peer(const sp_conn *c) { return c->peer; }
-size_t sp_conn_queued(const sp_conn *c) { return c->queued; }

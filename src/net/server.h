@@ -119,6 +119,5 @@ void *sp_conn_data(const sp_conn *c);
 void sp_conn_set_data(sp_conn *c, void *data);
 uint64_t sp_conn_id(const sp_conn *c);
 const char *sp_conn_peer(const sp_conn *c);
-size_t sp_conn_queued(const sp_conn *c);
 
 #endif

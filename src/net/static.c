@@ -8,15 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int sp__hex(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
+#include "core/text.h"
 
 int sp_static_path(const char *path, char *name) {
   if (path[0] != '/')
@@ -29,7 +21,7 @@ int sp_static_path(const char *path, char *name) {
   for (const char *p = path + 1; *p; p++) {
     char c = *p;
     if (c == '%') {
-      int hi = sp__hex(p[1]), lo = hi < 0 ? -1 : sp__hex(p[2]);
+      int hi = sp_hex_digit(p[1]), lo = hi < 0 ? -1 : sp_hex_digit(p[2]);
       if (hi < 0 || lo < 0)
         return 400;
       c = (char)(hi * 16 + lo);

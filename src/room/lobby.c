@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "room/proto.h"
 
 typedef struct sp__entry {
@@ -68,16 +69,6 @@ void sp_lobby_free(sp_lobby *l) {
   free(l);
 }
 
-static int sp__hex(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 static int sp__room_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
          (c >= '0' && c <= '9') || c == '_' || c == '-';
@@ -99,9 +90,9 @@ int sp_lobby_parse_query(const char *query, char name[SP_ROOM_NAME_MAX + 1],
       size_t n = 0;
       for (size_t i = 5; i < len; i++) {
         char c = p[i];
-        if (c == '%' && i + 2 < len && sp__hex(p[i + 1]) >= 0 &&
-            sp__hex(p[i + 2]) >= 0) {
-          c = (char)(sp__hex(p[i + 1]) * 16 + sp__hex(p[i + 2]));
+        if (c == '%' && i + 2 < len && sp_hex_digit(p[i + 1]) >= 0 &&
+            sp_hex_digit(p[i + 2]) >= 0) {
+          c = (char)(sp_hex_digit(p[i + 1]) * 16 + sp_hex_digit(p[i + 2]));
           i += 2;
         }
         if (!sp__room_char(c)) {
@@ -176,8 +167,6 @@ void sp_lobby_leave(sp_lobby *l, sp_player *p) {
     }
   }
 }
-
-size_t sp_lobby_room_count(const sp_lobby *l) { return l->nrooms; }
 
 void sp_lobby_set_top(sp_lobby *l, const sp_score_row *rows, size_t n) {
   if (n == l->env.ntop && memcmp(rows, l->env.top, n * sizeof *rows) == 0)

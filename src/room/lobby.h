@@ -52,7 +52,6 @@ sp_player *sp_lobby_enter(sp_lobby *l, const char *room, sp_conn *c);
 /* The connection of p is gone; the room closes if it was the last. */
 void sp_lobby_leave(sp_lobby *l, sp_player *p);
 
-size_t sp_lobby_room_count(const sp_lobby *l);
 /* {"scores":[{"name":..,"score":N,"color":N},...]} */
 void sp_lobby_scores_json(const sp_lobby *l, sp_buf *out);
 

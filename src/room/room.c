@@ -477,8 +477,6 @@ void sp_room_close(sp_room *r) {
 
 const char *sp_room_name(const sp_room *r) { return r->name; }
 size_t sp_room_members(const sp_room *r) { return r->nmembers; }
-size_t sp_room_snakes(const sp_room *r) { return sp_game_live_count(r->game); }
-int sp_room_running(const sp_room *r) { return r->running; }
 sp_room *sp_player_room(const sp_player *p) { return p->room; }
 
 static void sp__unlink(sp_player *p) {

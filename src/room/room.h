@@ -75,8 +75,6 @@ void sp_room_close(sp_room *r);
 
 const char *sp_room_name(const sp_room *r);
 size_t sp_room_members(const sp_room *r);
-size_t sp_room_snakes(const sp_room *r);
-int sp_room_running(const sp_room *r);
 
 /* Adds a connection as a member (not yet a player: it receives nothing
  * until it sends new_player). NULL when out of memory. */
