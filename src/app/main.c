@@ -14,6 +14,7 @@
 
 #include "app/worker.h"
 #include "core/config.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "core/mailbox.h"
 #include "net/iptable.h"
@@ -200,7 +201,7 @@ int main(int argc, char **argv) {
     int e = sp_worker_start(sh, i, &sh->workers[i]);
     if (e != 0) {
       fprintf(stderr, "snakepit: cannot listen on %s:%d: %s\n", cfg->host,
-              i == 0 ? cfg->port : sh->port, uv_strerror(e));
+              i == 0 ? cfg->port : sh->port, sp_strerror(e));
       return 1;
     }
   }

@@ -23,7 +23,7 @@ int sp_bot_scratch_init(sp_bot_scratch *scratch, int w, int h) {
   memset(scratch, 0, sizeof *scratch);
   if (w <= 0 || h <= 0 || w > 65535 || h > 65535 ||
       (long long)w * h > INT32_MAX)
-    return SP_EINVAL;
+    return UV_EINVAL;
   size_t n = (size_t)w * (size_t)h;
   scratch->seen = calloc(n, sizeof *scratch->seen);
   if (!scratch->seen)
@@ -44,7 +44,7 @@ fail_seen:
   free(scratch->seen);
 fail:
   memset(scratch, 0, sizeof *scratch);
-  return SP_ENOMEM;
+  return UV_ENOMEM;
 }
 
 void sp_bot_scratch_free(sp_bot_scratch *scratch) {

@@ -34,8 +34,8 @@ typedef struct sp_bot_scratch {
   uint8_t *first;  /* ncells: the first step (SP_DIR_*) of the path found */
 } sp_bot_scratch;
 
-/* Prepares scratch memory for fields of up to w*h cells. Returns 0, SP_EINVAL
- * or SP_ENOMEM; on success the caller releases it with sp_bot_scratch_free().
+/* Prepares scratch memory for fields of up to w*h cells. Returns 0, UV_EINVAL
+ * or UV_ENOMEM; on success the caller releases it with sp_bot_scratch_free().
  * Calling it again on an initialised scratch is not allowed: free it first. */
 int sp_bot_scratch_init(sp_bot_scratch *scratch, int w, int h);
 void sp_bot_scratch_free(sp_bot_scratch *scratch);

@@ -5,15 +5,10 @@
 
 const char *sp_strerror(int err) {
   switch (err) {
-  case SP_OK: return "success";
-  case SP_ENOMEM: return "out of memory";
-  case SP_EINVAL: return "invalid argument";
+  case 0: return "success";
   case SP_EFULL: return "limit reached";
-  case SP_EEXIST: return "already exists";
-  case SP_ENOENT: return "not found";
-  case SP_EIO: return "storage error";
   case SP_ECLOSED: return "closing";
-  default: return "unknown error";
+  default: return uv_strerror(err);
   }
 }
 

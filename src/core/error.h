@@ -1,19 +1,21 @@
-/* error: the negative error codes every module returns, and an assertion that
- * stays on in release builds for invariants that must never break. */
+/* error: one error domain for the whole server. Every function that can
+ * fail returns 0 or a negative libuv error code (UV_ENOMEM, UV_EINVAL, ...),
+ * so a code from libuv and one of ours never collide. The few conditions
+ * that are ours have names here, each an alias of the libuv code closest to
+ * its meaning, and sp_strerror() words them for our logs.
+ *
+ * Also: an assertion that stays on in release builds, for invariants that
+ * must never break. */
 #ifndef SP_ERROR_H
 #define SP_ERROR_H
 
-enum {
-  SP_OK = 0,
-  SP_ENOMEM = -1,  /* out of memory */
-  SP_EINVAL = -2,  /* invalid argument */
-  SP_EFULL = -3,   /* a limit was reached (e.g. maximum players) */
-  SP_EEXIST = -4,  /* already there (e.g. a live snake) */
-  SP_ENOENT = -5,  /* not found */
-  SP_EIO = -6,     /* storage failed */
-  SP_ECLOSED = -7, /* the object is closing */
-};
+#include <uv.h>
 
+#define SP_EFULL UV_ENOSPC     /* a limit was reached (maximum players) */
+#define SP_ECLOSED UV_ECANCELED /* the object is closing: nothing was done */
+
+/* A short, lower-case description of any code of the domain (libuv's own
+ * text for libuv's codes). Never NULL. */
 const char *sp_strerror(int err);
 
 /* Checked in every build: a broken invariant is a bug worth a crash with a

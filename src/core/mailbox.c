@@ -56,7 +56,7 @@ int sp_mailbox_init(uv_loop_t *loop, void *ctx, sp_mailbox **out) {
 int sp_mailbox_post(sp_mailbox *m, sp_mail_fn fn, void *payload) {
   sp__mail *mail = malloc(sizeof *mail);
   if (!mail)
-    return SP_ENOMEM;
+    return UV_ENOMEM;
   mail->fn = fn;
   mail->payload = payload;
   mail->next = NULL;

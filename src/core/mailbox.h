@@ -17,7 +17,7 @@ typedef void (*sp_mail_fn)(void *ctx, void *payload);
  * to every handler. Returns 0 or a negative libuv error. */
 int sp_mailbox_init(uv_loop_t *loop, void *ctx, sp_mailbox **out);
 
-/* Posts a message from any thread. Returns 0, or SP_ENOMEM / SP_ECLOSED
+/* Posts a message from any thread. Returns 0, or UV_ENOMEM / SP_ECLOSED
  * (then the caller still owns payload). */
 int sp_mailbox_post(sp_mailbox *m, sp_mail_fn fn, void *payload);
 

@@ -49,7 +49,7 @@ int sp_game_new(const sp_game_config *cfg, sp_game **out) {
   if (cfg->init_length < 2 || cfg->width < 2 * d + 1 ||
       cfg->height < 2 * d + 1 || cfg->width > 65535 || cfg->height > 65535 ||
       cfg->max_snakes < 1)
-    return SP_EINVAL;
+    return UV_EINVAL;
   sp_game *g = calloc(1, sizeof *g);
   if (!g)
     goto fail;
@@ -71,7 +71,7 @@ fail_field:
 fail_game:
   free(g);
 fail:
-  return SP_ENOMEM;
+  return UV_ENOMEM;
 }
 
 void sp_game_free(sp_game *g) {
@@ -136,7 +136,7 @@ static int sp__prepend(sp_game *g, sp__snake *s, uint32_t pos) {
     uint32_t *body = malloc(cap * sizeof *body);
     if (!body) {
       g->failed = 1;
-      return SP_ENOMEM;
+      return UV_ENOMEM;
     }
     for (uint32_t i = 0; i < s->len; i++)
       body[i + 1] = sp__at(s, i);
@@ -250,7 +250,7 @@ static uint8_t sp__pick_color(sp_game *g) {
 
 int sp_game_join(sp_game *g, uint32_t id, uint8_t *color) {
   if (sp__find(g, id))
-    return SP_EEXIST;
+    return UV_EEXIST;
   if (g->nsnakes >= (size_t)g->cfg.max_snakes)
     return SP_EFULL;
   sp__snake *s = &g->snakes[g->nsnakes++];

@@ -48,7 +48,7 @@ typedef struct sp_event {
 /* Fills in the defaults of PROTOCOL.md (50x25, 10 snakes, length 3, 6 %). */
 void sp_game_config_default(sp_game_config *cfg);
 
-/* Creates a game with an empty field. Returns 0 or SP_EINVAL / SP_ENOMEM.
+/* Creates a game with an empty field. Returns 0 or UV_EINVAL / UV_ENOMEM.
  * The caller owns *out and releases it with sp_game_free(). */
 int sp_game_new(const sp_game_config *cfg, sp_game **out);
 void sp_game_free(sp_game *g);
@@ -58,7 +58,7 @@ void sp_game_free(sp_game *g);
 void sp_game_reset(sp_game *g);
 
 /* Gives player `id` a snake; it is born at the next tick. Returns 0,
- * SP_EEXIST if it already has a live snake or SP_EFULL at the maximum.
+ * UV_EEXIST if it already has a live snake or SP_EFULL at the maximum.
  * *color receives the snake's colour (1..6). */
 int sp_game_join(sp_game *g, uint32_t id, uint8_t *color);
 

@@ -113,7 +113,7 @@ static int sp__push(sp_conn *c, sp_frame *f) {
     uint32_t cap = c->qcap ? c->qcap * 2 : 8;
     sp_frame **q = malloc(cap * sizeof *q);
     if (!q)
-      return SP_ENOMEM;
+      return UV_ENOMEM;
     for (uint32_t i = 0; i < c->qlen; i++)
       q[i] = c->q[(c->qhead + i) % c->qcap];
     free(c->q);
@@ -846,7 +846,7 @@ static void sp__set_peer(sp_conn *c) {
 static void sp__on_connection(uv_stream_t *listener, int status) {
   sp_server *s = listener->data;
   if (status < 0) {
-    sp_log_warn("accept_failed", "error=%s", uv_strerror(status));
+    sp_log_warn("accept_failed", "error=%s", sp_strerror(status));
     return;
   }
   sp_conn *c = sp__conn_new(s);

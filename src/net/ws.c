@@ -103,7 +103,7 @@ static int sp__ctx(sp_ws *ws) {
     return 0;
   if (wslay_event_context_server_init(&ws->ctx, &sp__callbacks, ws) != 0) {
     ws->ctx = NULL;
-    return SP_ENOMEM;
+    return UV_ENOMEM;
   }
   wslay_event_config_set_max_recv_msg_length(ws->ctx, ws->max_message);
   return 0;
@@ -124,7 +124,7 @@ int sp_ws_new(size_t max_message, const sp_ws_callbacks *cb, void *data,
               sp_ws **out) {
   sp_ws *ws = calloc(1, sizeof *ws);
   if (!ws)
-    return SP_ENOMEM;
+    return UV_ENOMEM;
   ws->max_message = max_message;
   ws->cb = *cb;
   ws->data = data;

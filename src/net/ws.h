@@ -39,7 +39,7 @@ typedef struct sp_ws_callbacks {
 } sp_ws_callbacks;
 
 /* Creates the protocol state of one server-side connection. Returns 0 or
- * SP_ENOMEM; the caller owns *out and frees it with sp_ws_free(). */
+ * UV_ENOMEM; the caller owns *out and frees it with sp_ws_free(). */
 int sp_ws_new(size_t max_message, const sp_ws_callbacks *cb, void *data,
               sp_ws **out);
 void sp_ws_free(sp_ws *ws);

@@ -44,13 +44,13 @@ struct sp_bots {
 int sp_bots_new(const sp_bots_config *cfg, sp_bots **out) {
   sp_bots *b = calloc(1, sizeof *b);
   if (!b)
-    return SP_ENOMEM;
+    return UV_ENOMEM;
   b->cfg = *cfg;
   if (cfg->max_bots > 0) {
     b->bots = calloc((size_t)cfg->max_bots, sizeof *b->bots);
     if (!b->bots) {
       free(b);
-      return SP_ENOMEM;
+      return UV_ENOMEM;
     }
   }
   for (int i = 0; i < cfg->max_bots; i++) {
@@ -134,14 +134,14 @@ void sp_bots_steer(sp_bots *b, sp_game *g) {
   }
 }
 
-/* Fills the job's snapshot; returns 0 or SP_ENOMEM. */
+/* Fills the job's snapshot; returns 0 or UV_ENOMEM. */
 static int sp__snapshot(sp__job *j, const sp_game *g, uint32_t id) {
   int w = sp_game_width(g), h = sp_game_height(g);
   size_t ncells = (size_t)w * (size_t)h;
   if (j->ncells != ncells) {
     sp_cell *cells = realloc(j->cells, ncells * sizeof *cells);
     if (!cells)
-      return SP_ENOMEM;
+      return UV_ENOMEM;
     j->cells = cells;
     j->ncells = ncells;
     if (j->scratch_ok)
@@ -152,7 +152,7 @@ static int sp__snapshot(sp__job *j, const sp_game *g, uint32_t id) {
   if (j->nheads_cap < live) {
     int *heads = realloc(j->heads, 2 * live * sizeof *heads);
     if (!heads)
-      return SP_ENOMEM;
+      return UV_ENOMEM;
     j->heads = heads;
     j->nheads_cap = live;
   }

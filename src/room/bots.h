@@ -32,7 +32,7 @@ typedef struct sp_bots_config {
   sp_bot_stats *stats;  /* may be NULL */
 } sp_bots_config;
 
-/* Returns 0 or SP_ENOMEM; the room owns *out and ends it with
+/* Returns 0 or UV_ENOMEM; the room owns *out and ends it with
  * sp_bots_close(). */
 int sp_bots_new(const sp_bots_config *cfg, sp_bots **out);
 

@@ -26,12 +26,12 @@ struct sp_directory {
 int sp_directory_new(int nloops, sp_directory **out) {
   sp_directory *d = calloc(1, sizeof *d);
   if (!d)
-    return SP_ENOMEM;
+    return UV_ENOMEM;
   d->per_loop = calloc((size_t)nloops, sizeof *d->per_loop);
   if (!d->per_loop || uv_mutex_init(&d->lock) != 0) {
     free(d->per_loop);
     free(d);
-    return SP_ENOMEM;
+    return UV_ENOMEM;
   }
   d->nloops = nloops;
   *out = d;
@@ -69,7 +69,7 @@ int sp_directory_route(sp_directory *d, const char *name) {
     e = calloc(1, sizeof *e);
     if (!e) {
       uv_mutex_unlock(&d->lock);
-      return SP_ENOMEM;
+      return UV_ENOMEM;
     }
     snprintf(e->name, sizeof e->name, "%s", name);
     int best = 0;

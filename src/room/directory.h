@@ -12,7 +12,7 @@
 
 typedef struct sp_directory sp_directory;
 
-/* The caller owns *out (sp_directory_free). Returns 0 or SP_ENOMEM. */
+/* The caller owns *out (sp_directory_free). Returns 0 or UV_ENOMEM. */
 int sp_directory_new(int nloops, sp_directory **out);
 void sp_directory_free(sp_directory *d);
 

@@ -36,7 +36,7 @@ static void sp__top_changed(void *lobby, sp_room *origin) {
 int sp_lobby_new(uv_loop_t *loop, const sp_lobby_settings *st, sp_lobby **out) {
   sp_lobby *l = calloc(1, sizeof *l);
   if (!l)
-    return SP_ENOMEM;
+    return UV_ENOMEM;
   l->env.loop = loop;
   sp_game_config_default(&l->env.game);
   l->env.game.width = st->field_w;

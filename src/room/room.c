@@ -423,7 +423,7 @@ static uint64_t sp__fnv(const char *s) {
 int sp_room_new(sp_room_env *env, const char *name, sp_room **out) {
   sp_room *r = calloc(1, sizeof *r);
   if (!r)
-    return SP_ENOMEM;
+    return UV_ENOMEM;
   r->env = env;
   snprintf(r->name, sizeof r->name, "%s", name);
   sp_game_config cfg = env->game;
@@ -447,7 +447,7 @@ int sp_room_new(sp_room_env *env, const char *name, sp_room **out) {
   if (sp_bots_new(&bc, &r->bots) != 0) {
     sp_game_free(r->game);
     free(r);
-    return SP_ENOMEM;
+    return UV_ENOMEM;
   }
   uv_timer_init(env->loop, &r->timer);
   uv_timer_init(env->loop, &r->round_timer);

@@ -67,7 +67,7 @@ typedef struct sp_room_env {
   const char *fail_room;
 } sp_room_env;
 
-/* Creates an empty room. Returns 0 or SP_ENOMEM; the lobby owns *out and
+/* Creates an empty room. Returns 0 or UV_ENOMEM; the lobby owns *out and
  * ends it with sp_room_close() once it has no members. */
 int sp_room_new(sp_room_env *env, const char *name, sp_room **out);
 /* Stops the timer and frees the room in the timer's close callback. */

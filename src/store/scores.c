@@ -245,7 +245,7 @@ static void sp__after_cb(uv_work_t *req, int status) {
 static int sp__queue(sp_scores *s, int kind) {
   sp__job *j = calloc(1, sizeof *j);
   if (!j)
-    return SP_ENOMEM;
+    return UV_ENOMEM;
   j->req.data = j;
   j->s = s;
   j->kind = kind;
@@ -258,7 +258,7 @@ static int sp__queue(sp_scores *s, int kind) {
   if (uv_queue_work(s->loop, &j->req, sp__work_cb, sp__after_cb) != 0) {
     free(j->batch);
     free(j);
-    return SP_EIO;
+    return UV_EIO;
   }
   s->busy = 1;
   return 0;
@@ -287,7 +287,7 @@ int sp_scores_open(uv_loop_t *loop, const char *dir, sp_scores **out, char *err,
   sp_scores *s = calloc(1, sizeof *s);
   if (!s) {
     snprintf(err, errlen, "out of memory");
-    return SP_ENOMEM;
+    return UV_ENOMEM;
   }
   s->loop = loop;
   snprintf(s->path, sizeof s->path, "%s/scores.db", dir);
@@ -297,7 +297,7 @@ int sp_scores_open(uv_loop_t *loop, const char *dir, sp_scores **out, char *err,
   if (uv_queue_work(loop, &job.req, sp__work_cb, sp__open_after) != 0) {
     snprintf(err, errlen, "cannot start the database thread");
     free(s);
-    return SP_EIO;
+    return UV_EIO;
   }
   while (s->busy)
     uv_run(loop, UV_RUN_ONCE);
@@ -305,7 +305,7 @@ int sp_scores_open(uv_loop_t *loop, const char *dir, sp_scores **out, char *err,
     snprintf(err, errlen, "%s (%s)", job.err, s->path);
     sqlite3_close(s->db);
     free(s);
-    return SP_EIO;
+    return UV_EIO;
   }
   uv_timer_init(loop, &s->retry);
   s->retry.data = s;

@@ -77,8 +77,8 @@ static uint32_t lcg(uint32_t *st) {
 
 TEST(scratch_init) {
   sp_bot_scratch sc;
-  ASSERT_EQ(sp_bot_scratch_init(&sc, 0, 10), SP_EINVAL);
-  ASSERT_EQ(sp_bot_scratch_init(&sc, 10, -1), SP_EINVAL);
+  ASSERT_EQ(sp_bot_scratch_init(&sc, 0, 10), UV_EINVAL);
+  ASSERT_EQ(sp_bot_scratch_init(&sc, 10, -1), UV_EINVAL);
   ASSERT_EQ(sp_bot_scratch_init(&sc, 200, 100), 0);
   ASSERT_EQ(sc.ncells, 200 * 100);
   sp_bot_scratch_free(&sc);

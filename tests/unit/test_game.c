@@ -48,7 +48,7 @@ TEST(config_limits) {
   ASSERT_EQ(cfg.max_snakes, 10);
   sp_game *g = NULL;
   cfg.width = 10; /* a newborn snake needs 2 * (3 + 2) + 1 cells */
-  ASSERT_EQ(sp_game_new(&cfg, &g), SP_EINVAL);
+  ASSERT_EQ(sp_game_new(&cfg, &g), UV_EINVAL);
   cfg.width = 11;
   cfg.height = 11;
   ASSERT_EQ(sp_game_new(&cfg, &g), 0);
@@ -60,7 +60,7 @@ TEST(birth) {
   uint8_t color;
   ASSERT_EQ(sp_game_join(g, 7, &color), 0);
   ASSERT(color >= 1 && color <= 6);
-  ASSERT_EQ(sp_game_join(g, 7, &color), SP_EEXIST);
+  ASSERT_EQ(sp_game_join(g, 7, &color), UV_EEXIST);
   int x, y, dir;
   ASSERT_EQ(sp_game_head(g, 7, &x, &y, &dir), 0); /* born at the next tick */
   sp_game_tick(g);
