@@ -11,7 +11,7 @@
 
 #include <uv.h>
 
-#define SP_EFULL UV_ENOSPC     /* a limit was reached (maximum players) */
+#define SP_EFULL UV_ENOSPC      /* a limit was reached (maximum players) */
 #define SP_ECLOSED UV_ECANCELED /* the object is closing: nothing was done */
 
 /* A short, lower-case description of any code of the domain (libuv's own

@@ -25,7 +25,7 @@ size_t sp_frame_write_header(uint8_t *out, uint8_t opcode, size_t n) {
   return 10;
 }
 
-static sp_frame *sp__frame_alloc(size_t n) {
+sp_frame *sp_frame_alloc(size_t n) {
   if (n > UINT32_MAX - 16)
     return NULL;
   sp_frame *f = malloc(sizeof *f + n);
@@ -39,7 +39,7 @@ static sp_frame *sp__frame_alloc(size_t n) {
 
 sp_frame *sp_frame_new(uint8_t opcode, const void *payload, size_t n) {
   size_t h = sp_frame_header_len(n);
-  sp_frame *f = sp__frame_alloc(h + n);
+  sp_frame *f = sp_frame_alloc(h + n);
   if (!f)
     return NULL;
   sp_frame_write_header(f->data, opcode, n);
@@ -49,9 +49,23 @@ sp_frame *sp_frame_new(uint8_t opcode, const void *payload, size_t n) {
 }
 
 sp_frame *sp_frame_raw(const void *bytes, size_t n) {
-  sp_frame *f = sp__frame_alloc(n);
+  sp_frame *f = sp_frame_alloc(n);
   if (f && n)
     memcpy(f->data, bytes, n);
+  return f;
+}
+
+size_t sp_frame_write_close(uint8_t out[SP_FRAME_CLOSE_LEN], uint16_t code) {
+  sp_frame_write_header(out, SP_WS_OP_CLOSE, 2);
+  out[2] = (uint8_t)(code >> 8);
+  out[3] = (uint8_t)code;
+  return SP_FRAME_CLOSE_LEN;
+}
+
+sp_frame *sp_frame_close(uint16_t code) {
+  sp_frame *f = sp_frame_alloc(SP_FRAME_CLOSE_LEN);
+  if (f)
+    sp_frame_write_close(f->data, code);
   return f;
 }
 

@@ -38,6 +38,16 @@ sp_frame *sp_frame_new(uint8_t opcode, const void *payload, size_t n);
 /* A frame holding bytes that are already a complete encoding (e.g. wslay's
  * control frames); one reference owned by the caller. */
 sp_frame *sp_frame_raw(const void *bytes, size_t n);
+/* A frame of n bytes left for the caller to fill (e.g. an HTTP response)
+ * before anyone else sees it; one reference owned by the caller. */
+sp_frame *sp_frame_alloc(size_t n);
+
+/* A close frame carries a 2-byte status code and, from us, no reason. */
+#define SP_FRAME_CLOSE_LEN 4
+/* Writes the close frame for `code` into out; returns SP_FRAME_CLOSE_LEN. */
+size_t sp_frame_write_close(uint8_t out[SP_FRAME_CLOSE_LEN], uint16_t code);
+/* The close frame for `code` as a frame (NULL when out of memory). */
+sp_frame *sp_frame_close(uint16_t code);
 
 static inline sp_frame *sp_frame_ref(sp_frame *f) {
   atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);

@@ -73,8 +73,23 @@ static int sp__token_in(const char *list, const char *token) {
   return 0;
 }
 
+/* RFC 7230 3.2.4: optional white space around a field value is not part
+ * of it. http-parser drops the leading part; the trailing part is cut
+ * here, once the whole value is known (it may arrive in pieces). */
+static void sp__trim_ows(char *v) {
+  size_t n = strlen(v);
+  while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+    v[--n] = '\0';
+}
+
 /* Called when a header value is complete. */
 static void sp__end_value(sp_http *h) {
+  if (h->header == H_KEY)
+    sp__trim_ows(h->req.ws_key);
+  else if (h->header == H_VERSION)
+    sp__trim_ows(h->req.ws_version);
+  else if (h->header == H_ORIGIN)
+    sp__trim_ows(h->req.origin);
   h->value[h->value_len] = '\0';
   if (h->overflow)
     h->value[0] = '\0';

@@ -19,8 +19,9 @@
 #define SP_MAX_IOV 64           /* buffers handed to one write */
 #define SP_LINGER_MS 2000       /* wait for the peer's FIN after ours */
 #define SP_SWEEP_MS 250
-#define SP_HTTP_BACKLOG (256 * 1024) /* unread answers before we stop reading  \
-                                      */
+#define SP_HTTP_BACKLOG                                                        \
+  (256 * 1024)                /* unread answers before we stop reading         \
+                               */
 #define SP_QUIET_MS 2000      /* silent this long: drop wslay's context */
 #define SP_RATE_LIMIT_MS 5000 /* over the rate this long in a row: 1008 */
 

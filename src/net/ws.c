@@ -8,6 +8,8 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/text.h"
+#include "net/frame.h"
 
 struct sp_ws {
   wslay_event_context_ptr ctx;
@@ -17,7 +19,8 @@ struct sp_ws {
   size_t in_len;
   sp_buf out; /* control frames produced by one wslay_event_send() */
   int in_recv;
-  uint16_t forced; /* close code we sent ourselves, bypassing wslay */
+  uint16_t forced;   /* close code we sent ourselves, bypassing wslay */
+  uint16_t received; /* close code we read ourselves (see sp__close_iana) */
   /* Frame boundaries in the input, tracked so that a close frame reaches
    * wslay in one piece: wslay 1.1.1 checks the UTF-8 of a close reason
    * from offset 2 of every chunk it receives, so a reason split across
@@ -29,7 +32,7 @@ struct sp_ws {
   int holding;   /* buffering a close frame */
   uint8_t held[14 + 125];
   size_t nheld;
-  int msg_open;       /* a fragmented data message is under way */
+  int msg_open; /* a fragmented data message is under way */
   size_t max_message;
 };
 
@@ -156,7 +159,8 @@ static void sp__pump(sp_ws *ws) {
  * has already queued a close without a status code, which would tell the
  * peer nothing. */
 static void sp__force_close(sp_ws *ws, uint16_t code) {
-  uint8_t frame[4] = {0x88, 2, (uint8_t)(code >> 8), (uint8_t)code};
+  uint8_t frame[SP_FRAME_CLOSE_LEN];
+  sp_frame_write_close(frame, code);
   ws->forced = code;
   if (ws->ctx) {
     wslay_event_shutdown_read(ws->ctx);
@@ -215,12 +219,44 @@ static uint64_t sp__payload_len(const uint8_t *h) {
   return v;
 }
 
+/* wslay 1.1.1 knows only the close codes of RFC 6455 7.4.1; 1012, 1013
+ * and 1014 were registered with IANA later and are valid to receive. A
+ * well-formed close frame (final, masked, no reserved bits) with one of them
+ * is answered here, echoing its code (1007 if its reason is not UTF-8).
+ * Returns 1 when it handled the held frame. */
+static int sp__close_iana(sp_ws *ws) {
+  const uint8_t *h = ws->held;
+  size_t hl = sp__hdr_need(h, ws->nheld);
+  if (hl == 0 || h[0] != (0x80 | WSLAY_CONNECTION_CLOSE) || !(h[1] & 0x80))
+    return 0;
+  size_t n = ws->nheld - hl;
+  if (n < 2 || n > 125)
+    return 0;
+  const uint8_t *mask = h + hl - 4;
+  uint8_t p[125];
+  for (size_t i = 0; i < n; i++)
+    p[i] = h[hl + i] ^ mask[i % 4];
+  uint16_t code = (uint16_t)(p[0] << 8 | p[1]);
+  if (code < 1012 || code > 1014)
+    return 0;
+  ws->received = code;
+  if (ws->ctx && wslay_event_get_close_sent(ws->ctx)) {
+    /* The answer to a close of ours: nothing more to send. */
+    wslay_event_shutdown_read(ws->ctx);
+    return 1;
+  }
+  sp__force_close(ws, sp_utf8_valid(p + 2, n - 2) ? code : SP_WS_INVALID_DATA);
+  return 1;
+}
+
 static int sp__frame_end(sp_ws *ws) {
   ws->in_payload = 0;
   ws->hlen = 0;
   if (!ws->holding)
     return 1;
   ws->holding = 0;
+  if (sp__close_iana(ws))
+    return 0;
   return sp__pass(ws, ws->held, ws->nheld);
 }
 
@@ -310,6 +346,8 @@ uint16_t sp_ws_close_sent(const sp_ws *ws) {
 }
 
 uint16_t sp_ws_close_received(const sp_ws *ws) {
+  if (ws->received)
+    return ws->received;
   if (!ws->ctx || !wslay_event_get_close_received(ws->ctx))
     return 0;
   return wslay_event_get_status_code_received(ws->ctx);

@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "core/text.h"
 #include "game/game.h"
 
 /* Commands are separated by commas; the first one follows the '['. */
@@ -150,37 +151,6 @@ void sp_proto_round(sp_buf *b, uint32_t seconds_left) {
   sp_buf_putc(b, ']');
 }
 
-/* Decodes one UTF-8 sequence; returns its length, or 0 for an invalid
- * byte (which the caller skips). */
-static size_t sp__utf8_next(const unsigned char *s, size_t len, uint32_t *cp) {
-  unsigned char c = s[0];
-  size_t n;
-  uint32_t v, min;
-  if (c < 0x80) {
-    *cp = c;
-    return 1;
-  } else if ((c & 0xE0) == 0xC0) {
-    n = 2, v = c & 0x1F, min = 0x80;
-  } else if ((c & 0xF0) == 0xE0) {
-    n = 3, v = c & 0x0F, min = 0x800;
-  } else if ((c & 0xF8) == 0xF0) {
-    n = 4, v = c & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (n > len)
-    return 0;
-  for (size_t i = 1; i < n; i++) {
-    if ((s[i] & 0xC0) != 0x80)
-      return 0;
-    v = (v << 6) | (s[i] & 0x3F);
-  }
-  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-    return 0;
-  *cp = v;
-  return n;
-}
-
 static int sp__is_space(uint32_t c) {
   return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 ||
          c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
@@ -201,7 +171,7 @@ void sp_proto_sanitize_name(const char *in, size_t len, char *out) {
   size_t i = 0;
   while (i < len && chars < SP_NAME_MAX_CHARS) {
     uint32_t cp;
-    size_t n = sp__utf8_next(s + i, len - i, &cp);
+    size_t n = sp_utf8_next(s + i, len - i, &cp);
     if (n == 0) {
       i++;
       continue;

@@ -107,6 +107,28 @@ def valid_close_codes_echoed():
 
 
 @test
+def iana_close_codes_1012_to_1014_echoed():
+    """1012 (service restart), 1013 (try again later) and 1014 (bad
+    gateway) are registered with IANA: valid to receive, whole or one byte
+    at a time."""
+    for bytewise in (False, True):
+        for code in (1012, 1013, 1014):
+            ws = RawWS(srv().port)
+            try:
+                data = close_frame(code, b"restart")
+                if bytewise:
+                    for b in data:
+                        ws.send(bytes([b]))
+                else:
+                    ws.send(data)
+                got = ws.recv_close(5)
+                assert got == code, f"sent close {code} (bytewise {bytewise}), got {got}"
+                assert ws.closed_by_server(5), f"TCP still open after close {code}"
+            finally:
+                ws.close()
+
+
+@test
 def close_without_payload_answered():
     ws = RawWS(srv().port)
     try:
@@ -268,6 +290,44 @@ def ping_inside_fragmented_message():
                 raise AssertionError((op, data))
     finally:
         ws.close()
+
+
+@test
+def control_frames_between_fragments_after_quiet_pauses():
+    """A ping or a pong between the fragments of a text message, with
+    pauses longer than the 2 s after which a quiet connection's wslay
+    context is dropped, and the frames sent one byte at a time: the ping is
+    answered and the message arrives whole."""
+    import socket as _s
+    import time
+    for ctl in (PING, PONG):
+        ws = RawWS(srv().port)
+        try:
+            ws.sock.setsockopt(_s.IPPROTO_TCP, _s.TCP_NODELAY, 1)
+            parts = [F(TEXT, b'["new_pl', fin=False), F(ctl, b"mid"),
+                     F(CONT, b'ayer",', fin=False), F(ctl, b""), F(CONT, b'"q%d"]' % ctl)]
+            for i, part in enumerate(parts):
+                for b in part:
+                    ws.send(bytes([b]))
+                if i in (0, 2):
+                    time.sleep(2.3)
+            want_pongs = [b"mid", b""] if ctl == PING else []
+            pongs = []
+            while True:
+                op, data = ws.recv_frame(5)
+                assert op is not None, "closed"
+                if op == PONG:
+                    pongs.append(data)
+                elif op == TEXT:
+                    assert json.loads(data)[0][:2] == ["handshake", f"q{ctl}"], data
+                    break
+            while len(pongs) < len(want_pongs):
+                op, data = ws.recv_frame(5)
+                if op == PONG:
+                    pongs.append(data)
+            assert pongs == want_pongs, pongs
+        finally:
+            ws.close()
 
 
 @test

@@ -162,6 +162,28 @@ def default_room_without_parameter():
 
 
 @test
+def header_values_with_optional_whitespace_accepted():
+    """RFC 7230 3.2.4: white space around a field value (or none after the
+    colon) is accepted, whole and one byte at a time."""
+    import os
+    for bytewise in (False, True):
+        key = base64.b64encode(os.urandom(16)).decode()
+        head = (f"GET /connect HTTP/1.1\r\nHost:127.0.0.1\r\nUpgrade:   websocket  \r\n"
+                f"Connection:Upgrade\r\nSec-WebSocket-Key:\t{key}  \r\n"
+                f"Sec-WebSocket-Version: 13\t\r\n\r\n").encode()
+        with socket.create_connection(("127.0.0.1", srv().port), timeout=5) as s:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if bytewise:
+                for b in head:
+                    s.sendall(bytes([b]))
+            else:
+                s.sendall(head)
+            status, headers, _ = read_response(s, head_only=True)
+            assert status == 101, (bytewise, status)
+            assert headers["sec-websocket-accept"] == accept_for(key), headers
+
+
+@test
 def server_exits_cleanly():
     global _server
     s = srv()

@@ -252,6 +252,36 @@ TEST(connection_and_upgrade_token_lists) {
   ASSERT_EQ(conn_upgrade("Upgrade", "h2c, websocket"), 3);
 }
 
+/* RFC 7230 3.2.4: optional white space (spaces and tabs) around a field
+ * value, or none at all after the colon, is accepted for every field we
+ * read, whatever the split. */
+TEST(header_values_with_optional_whitespace) {
+  static const char head[] =
+      "GET /connect HTTP/1.1\r\n"
+      "Host:x\r\n"
+      "Upgrade:   websocket  \r\n"
+      "Connection:Upgrade\r\n"
+      "Sec-WebSocket-Key:\t dGhlIHNhbXBsZSBub25jZQ== \t\r\n"
+      "Sec-WebSocket-Version:13   \r\n"
+      "Origin:  http://a.example \r\n"
+      "\r\n";
+  hres r;
+  FOR_EACH_SPLIT(head, strlen(head), r) {
+    const sp_http_request *q = &r.req[0];
+    if (r.nreq != 1 || r.error || !q->has_upgrade_websocket ||
+        !q->has_connection_upgrade ||
+        strcmp(q->ws_key, "dGhlIHNhbXBsZSBub25jZQ==") != 0 ||
+        strcmp(q->ws_version, "13") != 0 ||
+        strcmp(q->origin, "http://a.example") != 0)
+      SPLIT_FAILF("requests %d error %d upgrade %d connection %d key \"%s\" "
+                  "version \"%s\" origin \"%s\"",
+                  r.nreq, r.error, q->has_upgrade_websocket,
+                  q->has_connection_upgrade, q->ws_key, q->ws_version,
+                  q->origin);
+  }
+  ASSERT_EQ(conn_upgrade("\tUpgrade\t", " \twebsocket \t"), 3);
+}
+
 TEST(keep_alive_rules) {
   static const struct {
     const char *req;
@@ -772,6 +802,7 @@ int main(void) {
   RUN(post_body_skipped_then_next_request);
   RUN(upgrade_request_fields_and_rest_not_consumed);
   RUN(connection_and_upgrade_token_lists);
+  RUN(header_values_with_optional_whitespace);
   RUN(keep_alive_rules);
   RUN(malformed_requests_are_400);
   RUN(error_is_sticky);

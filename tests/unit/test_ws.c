@@ -379,6 +379,76 @@ TEST(valid_close_codes_echoed) {
   }
 }
 
+TEST(iana_close_codes_1012_to_1014_echoed) {
+  /* Registered with IANA after RFC 6455; wslay 1.1.1 refuses them. */
+  for (uint16_t code = 1012; code <= 1014; code++) {
+    sp_buf_reset(&in);
+    put_close(&in, code);
+    CHECK_ALL_SPLITS(&in, 4096, 0, code);
+    for (int mode = 0; mode < NMODES; mode++) {
+      result r;
+      run_ws(&in, 4096, mode, &r);
+      int recv = r.close_received;
+      result_free(&r);
+      if (recv != code)
+        FAILF("close %u, split mode %d: received %d", code, mode, recv);
+    }
+    /* With a reason, and after a message. */
+    sp_buf_reset(&in);
+    put_text(&in, "[\"join\"]");
+    uint8_t p[6] = {(uint8_t)(code >> 8), (uint8_t)code, 'b', 'y', 'e', '!'};
+    put_frame(&in, 1, SP_WS_OP_CLOSE, p, sizeof p);
+    CHECK_ALL_SPLITS(&in, 4096, 1, code);
+    /* A reason that is not UTF-8 is still 1007. */
+    sp_buf_reset(&in);
+    uint8_t bad[4] = {(uint8_t)(code >> 8), (uint8_t)code, 0xc3, 0x28};
+    put_frame(&in, 1, SP_WS_OP_CLOSE, bad, sizeof bad);
+    CHECK_ALL_SPLITS(&in, 4096, 0, SP_WS_INVALID_DATA);
+  }
+  sp_buf_reset(&in);
+}
+
+/* A control frame between the fragments of a message, with wslay's
+ * context released (as the server does for quiet connections) after every
+ * single byte: the message still arrives whole and the ping is answered. */
+TEST(fragmented_message_with_control_frames_survives_idle_release) {
+  static const sp_ws_callbacks cb = {on_message, on_output};
+  static const uint8_t ops[] = {SP_WS_OP_PING, SP_WS_OP_PONG};
+  for (size_t k = 0; k < sizeof ops; k++) {
+    sp_buf_reset(&in);
+    put_frame(&in, 0, SP_WS_OP_TEXT, "[\"jo", 4);
+    put_frame(&in, 1, ops[k], "hi", 2);
+    put_frame(&in, 0, 0x0, "i", 1);
+    put_frame(&in, 1, ops[k], "", 0);
+    put_frame(&in, 1, 0x0, "n\"]", 3);
+    for (int every_byte = 0; every_byte < 2; every_byte++) {
+      result r;
+      memset(&r, 0, sizeof r);
+      sp_ws *ws = NULL;
+      ASSERT_EQ(sp_ws_new(4096, &cb, &r, &ws), 0);
+      r.open = 1;
+      for (size_t i = 0; i < in.len && r.open; i++) {
+        r.open = sp_ws_feed(ws, (const uint8_t *)in.data + i, 1);
+        if (every_byte || i % 3 == 0)
+          sp_ws_release_idle(ws);
+      }
+      sframe f[4];
+      int nf = decode_out(&r.out, f, 4);
+      int want_pongs = ops[k] == SP_WS_OP_PING ? 2 : 0;
+      int ok = r.open == 1 && r.nmsg == 1 &&
+               strcmp(r.msg[0].data, "[\"join\"]") == 0 && nf == want_pongs &&
+               (nf == 0 || (f[0].opcode == SP_WS_OP_PONG && f[0].len == 2));
+      sp_ws_free(ws);
+      result_free(&r);
+      if (!ok)
+        FAILF("control opcode %d, release every byte %d: nmsg/pongs wrong "
+              "(nf=%d)",
+              ops[k], every_byte, nf);
+    }
+  }
+  sp_buf_reset(&in);
+}
+
 TEST(close_with_reason_echoed) {
   sp_buf_reset(&in);
   put_frame(&in, 1, SP_WS_OP_CLOSE,
@@ -918,6 +988,8 @@ int main(void) {
   RUN(message_of_exactly_max_message_delivered);
   RUN(valid_close_codes_echoed);
   RUN(close_with_reason_echoed);
+  RUN(iana_close_codes_1012_to_1014_echoed);
+  RUN(fragmented_message_with_control_frames_survives_idle_release);
   RUN(empty_close_answered);
   RUN(input_after_close_ignored);
   RUN(sp_ws_close_sends_1001);
