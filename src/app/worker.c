@@ -1,5 +1,6 @@
 #include "app/worker.h"
 
+#include <http_parser.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,17 +154,33 @@ static void sp__stats_json(sp_worker *w, sp_buf *json) {
 #undef SP_LOAD
 }
 
-static int sp__on_api(void *data, const char *name, sp_buf *json) {
+/* The paths the application serves itself; everything else is the
+ * client's files. */
+static void sp__on_http(void *data, const sp_http_request *req,
+                        const char *path, const char *query,
+                        sp_http_reply *reply) {
+  (void)query;
   sp_worker *w = data;
-  if (strcmp(name, "rooms") == 0)
-    sp_directory_json(w->sh->dir, json);
-  else if (strcmp(name, "scores") == 0)
-    sp_lobby_scores_json(w->lobby, json);
-  else if (strcmp(name, "stats") == 0)
-    sp__stats_json(w, json);
-  else
-    return 404;
-  return 200;
+  if (req->method != HTTP_GET && req->method != HTTP_HEAD)
+    return; /* 405 from the server */
+  if (strcmp(path, "/healthz") == 0) {
+    reply->content_type = "text/plain; charset=utf-8";
+    sp_buf_puts(&reply->body, "ok");
+  } else if (strcmp(path, "/api/rooms") == 0) {
+    sp_directory_json(w->sh->dir, &reply->body);
+  } else if (strcmp(path, "/api/scores") == 0) {
+    sp_lobby_scores_json(w->lobby, &reply->body);
+  } else if (strcmp(path, "/api/stats") == 0) {
+    sp__stats_json(w, &reply->body);
+  } else if (strncmp(path, "/api/", 5) == 0) {
+    reply->status = 404;
+    reply->content_type = "text/plain; charset=utf-8";
+    sp_buf_puts(&reply->body, "not found\n");
+    return;
+  } else {
+    return;
+  }
+  reply->status = 200;
 }
 
 /* ---- lobby hooks --------------------------------------------------------- */
@@ -283,7 +300,7 @@ static void sp__thread(void *arg) {
       .max_msg_rate = cfg->max_msg_rate,
       .allowed_origins = cfg->allowed_origins,
       .limits = sh->limits,
-      .reuseport = 1,
+      .fd = -1,
   };
   sp_server_handler h = {
       .data = w,
@@ -291,7 +308,7 @@ static void sp__thread(void *arg) {
       .on_move = sp__on_move,
       .on_message = sp__on_message,
       .on_close = sp__on_close,
-      .on_api = sp__on_api,
+      .on_http = sp__on_http,
   };
   if ((err = sp_server_start(&w->loop, &so, &h, &w->server)) != 0)
     goto fail_lobby;

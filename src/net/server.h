@@ -14,6 +14,7 @@
 
 #include "core/buf.h"
 #include "net/frame.h"
+#include "net/http.h"
 
 typedef struct sp_server sp_server;
 typedef struct sp_conn sp_conn;
@@ -34,8 +35,18 @@ typedef struct sp_server_options {
   /* Connection counts shared by every server of the process (borrowed);
    * NULL: the server keeps its own. */
   struct sp_iptable *limits;
-  int reuseport; /* SO_REUSEPORT: one listener per loop on the same port */
+  /* A listening socket made by sp_server_listen_socket(), which the server
+   * takes over; -1: the server makes its own from host and port. */
+  uv_os_sock_t fd;
 } sp_server_options;
+
+/* A reply to an HTTP request that the handler serves (see on_http). */
+typedef struct sp_http_reply {
+  int status;               /* 0: not served here (files, then 404/405) */
+  const char *content_type; /* NULL: application/json */
+  const char *headers;      /* extra header lines ending in \r\n, or NULL */
+  sp_buf body;              /* the handler appends; the server frees it */
+} sp_http_reply;
 
 /* A WebSocket upgrade detached from its loop, on its way to the loop that
  * owns its room: the socket, the request, and the bytes read after it. */
@@ -74,11 +85,26 @@ typedef struct sp_server_handler {
    * the handle's close callback: never in the middle of a send). After it
    * returns the sp_conn is freed. */
   void (*on_close)(void *data, sp_conn *c);
-  /* GET /api/<name>: writes a JSON body and returns 200, or 404. */
-  int (*on_api)(void *data, const char *name, sp_buf *json);
+  /* Any request but /connect, before the client's files: the handler
+   * fills *reply for the paths it serves (for HEAD the body is counted in
+   * Content-Length, not sent) and leaves status 0 for the others. */
+  void (*on_http)(void *data, const sp_http_request *req, const char *path,
+                  const char *query, sp_http_reply *reply);
 } sp_server_handler;
 
-/* Binds and listens. Returns 0 or a negative libuv error (logged). */
+/* Makes sure no other process listens on host:port: the worker loops of
+ * one process share their port (SO_REUSEPORT), and the kernel would let a
+ * second process join them and split the players. Call once, before the
+ * listening sockets are made; *lock (or -1 for port 0) is held open for the
+ * life of the process. Returns 0 or UV_EADDRINUSE (or another error). */
+int sp_server_claim_port(const char *host, int port, uv_os_sock_t *lock);
+/* A socket listening on host:port with SO_REUSEPORT, for one loop; *bound
+ * receives the port (the kernel's choice for port 0). The caller owns *fd
+ * until it passes it to sp_server_start in sp_server_options.fd. */
+int sp_server_listen_socket(const char *host, int port, uv_os_sock_t *fd,
+                            int *bound);
+
+/* Starts serving on the loop. Returns 0 or a negative libuv error. */
 int sp_server_start(uv_loop_t *loop, const sp_server_options *opt,
                     const sp_server_handler *handler, sp_server **out);
 int sp_server_port(const sp_server *s);

@@ -1,0 +1,279 @@
+/* ws_conn: the WebSocket phase of a connection: the upgrade of a /connect
+ * request, messages in (through wslay, see ws.h) under the rate limit,
+ * frames out under --max-queue, and the timeouts of an open WebSocket
+ * (registration, silence and pings). */
+#include <http_parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "net/conn_internal.h"
+
+/* ---- messages in --------------------------------------------------------- */
+
+static void sp__ws_message(void *data, const uint8_t *msg, size_t len) {
+  sp_conn *c = data;
+  sp_server *s = c->srv;
+  if (c->state != SP_CONN_WS)
+    return;
+  switch (sp_ratelimit_take(&c->rate, &s->rate, uv_now(s->loop))) {
+  case SP_RATE_OK: break;
+  case SP_RATE_DROP: s->stats.dropped_messages++; return;
+  case SP_RATE_CLOSE:
+    s->stats.dropped_messages++;
+    s->stats.rate_closes++;
+    sp_log_warn("rate_limited", "conn=%llu peer=%s rate=%g",
+                (unsigned long long)c->id, c->peer, s->opt.max_msg_rate);
+    sp_conn_close(c, SP_WS_POLICY);
+    return;
+  }
+  if (s->h.on_message)
+    s->h.on_message(s->h.data, c, msg, len);
+}
+
+/* wslay's pongs and closes: a peer that pings and never reads must hit
+ * --max-queue like any slow reader. */
+static void sp__ws_output(void *data, const uint8_t *bytes, size_t len) {
+  sp_conn *c = data;
+  if (c->out.queued > c->srv->opt.max_queue) {
+    sp__ws_slow_consumer(c);
+    return;
+  }
+  sp__conn_enqueue(c, sp_frame_raw(bytes, len));
+}
+
+void sp__ws_input(sp_conn *c, const char *data, size_t len) {
+  if (!sp_ws_feed(c->ws, (const uint8_t *)data, len)) {
+    uint16_t code = sp_ws_close_sent(c->ws);
+    if (code != SP_WS_NORMAL && code != SP_WS_GOING_AWAY &&
+        !sp_ws_close_received(c->ws))
+      sp_log_info("ws_error", "conn=%llu peer=%s close=%u",
+                  (unsigned long long)c->id, c->peer, code);
+    sp__conn_close_after_flush(c);
+  }
+}
+
+/* ---- frames out ---------------------------------------------------------- */
+
+void sp__ws_slow_consumer(sp_conn *c) {
+  c->srv->stats.slow_consumers++;
+  sp_log_warn("slow_consumer", "conn=%llu peer=%s queued=%zu limit=%zu",
+              (unsigned long long)c->id, c->peer, c->out.queued,
+              c->srv->opt.max_queue);
+  /* The close frame only gets out if nothing is stuck ahead of it. */
+  if (sp_outq_idle(&c->out)) {
+    uint8_t close[SP_FRAME_CLOSE_LEN];
+    uv_buf_t b = uv_buf_init(
+        (char *)close, (unsigned)sp_frame_write_close(close, SP_WS_POLICY));
+    uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+  }
+  sp__conn_abort(c);
+}
+
+void sp_conn_send(sp_conn *c, sp_frame *const *frames, size_t n) {
+  if (c->state != SP_CONN_WS)
+    return;
+  /* The limit is on what is already waiting, so one batch larger than the
+   * limit (the world of a huge field) still reaches a reader that keeps
+   * up; memory stays below max_queue plus one batch. */
+  if (c->out.queued > c->srv->opt.max_queue) {
+    sp__ws_slow_consumer(c);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (sp_outq_push(&c->out, sp_frame_ref(frames[i])) != 0) {
+      sp__conn_abort(c);
+      return;
+    }
+  }
+  sp_outq_flush(&c->out);
+}
+
+/* ---- timeouts ------------------------------------------------------------ */
+
+void sp__ws_sweep(sp_conn *c, uint64_t now) {
+  sp_server *s = c->srv;
+  if (!c->registered && now >= c->deadline) {
+    s->stats.register_timeouts++;
+    sp_log_info("register_timeout", "conn=%llu peer=%s",
+                (unsigned long long)c->id, c->peer);
+    sp_conn_close(c, SP_WS_POLICY);
+  } else if (c->ping_sent && now - c->ping_sent >= s->opt.ping_interval_ms) {
+    s->stats.ping_timeouts++;
+    sp_log_info("ping_timeout", "conn=%llu peer=%s", (unsigned long long)c->id,
+                c->peer);
+    sp__conn_abort(c);
+  } else if (!c->ping_sent && now - c->last_rx >= s->opt.ping_interval_ms) {
+    static const uint8_t ping[] = {0x80 | SP_WS_OP_PING, 4, 's', 'p', 'i', 't'};
+    c->ping_sent = now;
+    sp__conn_enqueue(c, sp_frame_raw(ping, sizeof ping));
+  } else if (now - c->last_rx >= SP_QUIET_MS) {
+    sp_ws_release_idle(c->ws);
+  }
+}
+
+/* ---- moving a connection to another loop --------------------------------- */
+
+struct sp_moved_conn {
+  int fd;
+  sp_http_request req;
+  char query[SP_HTTP_MAX_URL + 1];
+  char peer[48];
+  size_t restlen;
+  char rest[]; /* bytes read after the request head */
+};
+
+/* Detaches the connection for another loop: a duplicate of the socket goes
+ * with the request and the bytes already read; this loop's handle closes.
+ * Reading stopped with the request, so no byte is lost or read twice. */
+static void sp__move(sp_conn *c, const sp_http_request *req, const char *query,
+                     const char *rest, size_t restlen) {
+  sp_server *s = c->srv;
+  uv_os_fd_t fd;
+  sp_moved_conn *m = NULL;
+  if (!sp_outq_idle(&c->out) || c->stash_len > 0 ||
+      uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+    goto fail; /* earlier responses still queued: too rare to wait for */
+  m = malloc(sizeof *m + restlen);
+  if (!m)
+    goto fail;
+  m->fd = dup(fd);
+  if (m->fd < 0)
+    goto fail;
+  m->req = *req;
+  snprintf(m->query, sizeof m->query, "%s", query);
+  memcpy(m->peer, c->peer, sizeof m->peer);
+  m->restlen = restlen;
+  if (restlen)
+    memcpy(m->rest, rest, restlen);
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  sp__conn_abort(c);
+  s->h.on_move(s->h.data, c, m);
+  return;
+fail:
+  free(m);
+  sp__http_respond_text(c, 503, "cannot move the connection", NULL, 0, 0);
+}
+
+void sp_moved_conn_free(sp_moved_conn *m) {
+  if (!m)
+    return;
+  if (m->fd >= 0)
+    close(m->fd);
+  free(m);
+}
+
+int sp__moved_fd(const sp_moved_conn *m) { return m->fd; }
+void sp__moved_take(sp_moved_conn *m) { m->fd = -1; }
+void sp__moved_upgrade(sp_moved_conn *m, sp_conn *c) {
+  sp__ws_upgrade(c, &m->req, m->query, m->rest, m->restlen);
+}
+
+const char *sp_moved_conn_query(const sp_moved_conn *m) { return m->query; }
+
+/* ---- the upgrade -----------------------------------------------------------
+ */
+
+/* Exact match against a comma-separated list (spaces around items ignored). */
+static int sp__origin_allowed(const char *list, const char *origin) {
+  size_t ol = strlen(origin);
+  if (ol == 0)
+    return 0;
+  for (const char *p = list; *p;) {
+    while (*p == ' ' || *p == ',')
+      p++;
+    const char *start = p;
+    while (*p && *p != ',')
+      p++;
+    const char *end = p;
+    while (end > start && end[-1] == ' ')
+      end--;
+    if ((size_t)(end - start) == ol && strncmp(start, origin, ol) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+/* The refusal a request for /connect deserves before the handler sees it,
+ * or 0 when it is a valid upgrade. */
+static int sp__upgrade_refusal(sp_conn *c, const sp_http_request *req,
+                               const char **text, const char **extra) {
+  *extra = NULL;
+  if (req->method != HTTP_GET) {
+    *text = "a WebSocket upgrade must be a GET";
+    return 400;
+  }
+  if (!req->has_upgrade_websocket || !req->has_connection_upgrade) {
+    *text = "/connect expects a WebSocket upgrade";
+    return 400;
+  }
+  if (strcmp(req->ws_version, "13") != 0) {
+    *text = "unsupported Sec-WebSocket-Version";
+    *extra = "Sec-WebSocket-Version: 13\r\n";
+    return 426;
+  }
+  if (!sp_ws_key_valid(req->ws_key)) {
+    *text = "missing or invalid Sec-WebSocket-Key";
+    return 400;
+  }
+  if (c->srv->origins[0] && !sp__origin_allowed(c->srv->origins, req->origin)) {
+    char q[300];
+    sp_log_info("origin_refused", "conn=%llu peer=%s origin=%s",
+                (unsigned long long)c->id, c->peer,
+                sp_log_quote(q, sizeof q, req->origin, strlen(req->origin)));
+    *text = "origin not allowed";
+    return 403;
+  }
+  return 0;
+}
+
+void sp__ws_upgrade(sp_conn *c, const sp_http_request *req, const char *query,
+                    const char *rest, size_t restlen) {
+  sp_server *s = c->srv;
+  const char *text, *extra;
+  int status = sp__upgrade_refusal(c, req, &text, &extra);
+  if (status) {
+    sp__http_respond_text(c, status, text, extra, 0, 0);
+    return;
+  }
+  static const sp_ws_callbacks cb = {sp__ws_message, sp__ws_output};
+  sp_ws *ws;
+  if (sp_ws_new(s->opt.max_message, &cb, c, &ws) != 0) {
+    sp__http_respond_text(c, 500, "out of memory", NULL, 0, 0);
+    return;
+  }
+  const char *reason = "refused";
+  status =
+      s->h.on_upgrade ? s->h.on_upgrade(s->h.data, c, query, &reason) : 404;
+  if (status == SP_SERVER_MOVE) {
+    sp_ws_free(ws);
+    sp__move(c, req, query, rest, restlen);
+    return;
+  }
+  if (status != 0) {
+    sp_ws_free(ws);
+    sp__http_respond_text(c, status, reason, NULL, 0, 0);
+    return;
+  }
+  char accept[29], head[160];
+  sp_ws_accept_key(req->ws_key, accept);
+  int n = snprintf(head, sizeof head,
+                   "HTTP/1.1 101 Switching Protocols\r\n"
+                   "Upgrade: websocket\r\n"
+                   "Connection: Upgrade\r\n"
+                   "Sec-WebSocket-Accept: %s\r\n\r\n",
+                   accept);
+  c->ws = ws; /* from here on_close is owed */
+  c->state = SP_CONN_WS;
+  c->deadline = uv_now(s->loop) + s->opt.register_timeout_ms;
+  sp_ratelimit_init(&c->rate, &s->rate, uv_now(s->loop));
+  sp_http_free(c->http);
+  c->http = NULL;
+  sp__conn_enqueue(c, sp_frame_raw(head, (size_t)n));
+  sp_log_debug("ws_open", "conn=%llu peer=%s", (unsigned long long)c->id,
+               c->peer);
+  if (restlen > 0 && c->state == SP_CONN_WS)
+    sp__ws_input(c, rest, restlen);
+}
