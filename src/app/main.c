@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "app/worker.h"
@@ -18,6 +19,7 @@
 #include "core/log.h"
 #include "core/mailbox.h"
 #include "net/iptable.h"
+#include "net/server.h"
 #include "room/directory.h"
 #include "store/scores.h"
 
@@ -29,6 +31,7 @@ typedef struct sp_app {
   sp_scores *scores;
   sp_shared sh;
   sp_mailbox *mail;
+  uv_os_sock_t port_lock;
   uv_signal_t sigint, sigterm;
   uv_timer_t watchdog;
   int stopping;
@@ -65,9 +68,12 @@ static void sp__hub_worker_done(void *ctx, int index) {
   if (++app->workers_done < app->sh.nworkers)
     return;
   /* Every player has left and every score they made has been submitted:
-   * finish writing them, then let the loop run out. */
+   * finish writing them, then let the loop run out. Mailboxes go only once
+   * no thread is left to post to them. */
   for (int i = 0; i < app->sh.nworkers; i++)
     sp_worker_join(app->sh.workers[i]);
+  for (int i = 0; i < app->sh.nworkers; i++)
+    sp_worker_free(app->sh.workers[i]);
   app->sh.nworkers = 0;
   sp_scores *s = app->scores;
   app->scores = NULL;
@@ -160,6 +166,14 @@ int main(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
   app.loop = uv_default_loop();
 
+  /* The port first: a second server on it must not touch the data. */
+  int perr = sp_server_claim_port(cfg->host, cfg->port, &app.port_lock);
+  if (perr != 0) {
+    fprintf(stderr, "snakepit: port %d on %s is %s\n", cfg->port, cfg->host,
+            perr == UV_EADDRINUSE ? "in use by another process"
+                                  : sp_strerror(perr));
+    return 1;
+  }
   if (sp__mkdirs(cfg->data_dir) != 0) {
     fprintf(stderr, "snakepit: cannot use data directory '%s': %s\n",
             cfg->data_dir, strerror(errno));
@@ -197,12 +211,25 @@ int main(int argc, char **argv) {
     return 1;
   }
   sh->hub = app.mail;
+  /* Every loop, its mailbox and the directory exist before any loop runs,
+   * so the first connection may be routed anywhere. */
+  int e = 0;
+  sh->port = cfg->port;
+  for (int i = 0; i < cfg->workers && e == 0; i++) {
+    uv_os_sock_t fd;
+    if ((e = sp_server_listen_socket(cfg->host, sh->port, &fd, &sh->port)) == 0)
+      e = sp_worker_new(sh, i, fd, &sh->workers[i]);
+  }
+  if (e != 0) {
+    fprintf(stderr, "snakepit: cannot listen on %s:%d: %s\n", cfg->host,
+            sh->port, sp_strerror(e));
+    return 1;
+  }
   for (int i = 0; i < cfg->workers; i++) {
-    int e = sp_worker_start(sh, i, &sh->workers[i]);
-    if (e != 0) {
-      fprintf(stderr, "snakepit: cannot listen on %s:%d: %s\n", cfg->host,
-              i == 0 ? cfg->port : sh->port, sp_strerror(e));
-      return 1;
+    if ((e = sp_worker_run(sh->workers[i])) != 0) {
+      fprintf(stderr, "snakepit: cannot start a worker thread: %s\n",
+              sp_strerror(e));
+      exit(1);
     }
   }
   uv_signal_init(app.loop, &app.sigint);
@@ -223,6 +250,9 @@ int main(int argc, char **argv) {
 
   sp_directory_free(sh->dir);
   sp_iptable_free(sh->limits);
+  sp_mailbox_free(app.mail);
+  if (app.port_lock >= 0)
+    close(app.port_lock);
   free(sh->workers);
   if (uv_loop_close(app.loop) != 0)
     sp_log_warn("loop_not_empty", NULL);

@@ -3,6 +3,7 @@
 #include <http_parser.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/log.h"
@@ -15,8 +16,7 @@ struct sp_worker {
   sp_shared *sh;
   int index;
   uv_thread_t thread;
-  uv_sem_t ready;
-  int start_err;
+  int running; /* the thread was started: sp_worker_join waits for it */
   uv_loop_t loop;
   sp_mailbox *mail;
   sp_server *server;
@@ -28,20 +28,22 @@ struct sp_worker {
 };
 
 typedef struct sp__score_mail {
+  sp_mail mail;
   uint32_t score;
   char name[SP_SCORE_NAME_SIZE];
 } sp__score_mail;
 
 typedef struct sp__top_mail {
+  sp_mail mail;
   size_t n;
   sp_score_row rows[SP_TOP_SCORES];
 } sp__top_mail;
 
 /* ---- mail: hub → worker, worker → worker ------------------------------ */
 
-static void sp__mail_top(void *ctx, void *payload) {
+static void sp__mail_top(void *ctx, sp_mail *mail) {
   sp_worker *w = ctx;
-  sp__top_mail *t = payload;
+  sp__top_mail *t = (sp__top_mail *)mail;
   if (w->lobby)
     sp_lobby_set_top(w->lobby, t->rows, t->n);
   free(t);
@@ -53,8 +55,8 @@ void sp_worker_post_top(sp_worker *w, const sp_score_row *rows, size_t n) {
     return;
   t->n = n;
   memcpy(t->rows, rows, n * sizeof *rows);
-  if (sp_mailbox_post(w->mail, sp__mail_top, t) != 0)
-    free(t);
+  if (sp_mailbox_post(w->mail, &t->mail, sp__mail_top) != 0)
+    free(t); /* the worker has stopped: it needs no table any more */
 }
 
 static void sp__leave_room_of_query(sp_worker *w, const char *query) {
@@ -64,9 +66,16 @@ static void sp__leave_room_of_query(sp_worker *w, const char *query) {
     sp_directory_leave(w->sh->dir, room);
 }
 
-static void sp__mail_adopt(void *ctx, void *payload) {
+typedef struct sp__move_mail {
+  sp_mail mail;
+  sp_moved_conn *conn;
+} sp__move_mail;
+
+static void sp__mail_adopt(void *ctx, sp_mail *mail) {
   sp_worker *w = ctx;
-  sp_moved_conn *m = payload;
+  sp__move_mail *mm = (sp__move_mail *)mail;
+  sp_moved_conn *m = mm->conn;
+  free(mm);
   if (w->stopping || sp_server_adopt(w->server, m) != 0) {
     sp__leave_room_of_query(w, sp_moved_conn_query(m));
     sp_moved_conn_free(m);
@@ -114,7 +123,11 @@ static void sp__on_move(void *data, sp_conn *c, sp_moved_conn *m) {
   (void)c;
   sp_worker *w = data;
   sp_worker *to = w->sh->workers[w->move_to];
-  if (sp_mailbox_post(to->mail, sp__mail_adopt, m) != 0) {
+  sp__move_mail *mm = malloc(sizeof *mm);
+  if (mm)
+    mm->conn = m;
+  if (!mm || sp_mailbox_post(to->mail, &mm->mail, sp__mail_adopt) != 0) {
+    free(mm);
     sp__leave_room_of_query(w, sp_moved_conn_query(m));
     sp_moved_conn_free(m);
   }
@@ -185,9 +198,9 @@ static void sp__on_http(void *data, const sp_http_request *req,
 
 /* ---- lobby hooks --------------------------------------------------------- */
 
-static void sp__hub_score(void *ctx, void *payload) {
+static void sp__hub_score(void *ctx, sp_mail *mail) {
   sp_shared *sh = ctx;
-  sp__score_mail *s = payload;
+  sp__score_mail *s = (sp__score_mail *)mail;
   sh->hub_score(sh->hub_ctx, s->name, s->score);
   free(s);
 }
@@ -201,7 +214,7 @@ static void sp__on_score(void *data, const char *name, uint32_t score) {
   }
   snprintf(s->name, sizeof s->name, "%s", name);
   s->score = score;
-  if (sp_mailbox_post(w->sh->hub, sp__hub_score, s) != 0) {
+  if (sp_mailbox_post(w->sh->hub, &s->mail, sp__hub_score) != 0) {
     sp_log_error("score_lost", "score=%u error=\"hub closed\"", score);
     free(s);
   }
@@ -214,9 +227,17 @@ static void sp__on_snakes(void *data, const char *room, size_t snakes) {
 
 /* ---- shutdown ----------------------------------------------------------- */
 
-static void sp__hub_done(void *ctx, void *payload) {
+typedef struct sp__done_mail {
+  sp_mail mail;
+  int index;
+} sp__done_mail;
+
+static void sp__hub_done(void *ctx, sp_mail *mail) {
   sp_shared *sh = ctx;
-  sh->hub_worker_done(sh->hub_ctx, (int)(intptr_t)payload);
+  sp__done_mail *d = (sp__done_mail *)mail;
+  int index = d->index;
+  free(d);
+  sh->hub_worker_done(sh->hub_ctx, index);
 }
 
 static void sp__stop_tick(uv_timer_t *t) {
@@ -232,17 +253,25 @@ static void sp__stop_tick(uv_timer_t *t) {
     return; /* their close callbacks run before the next tick */
   }
   /* Every player has left (their scores are posted): tell the hub after
-   * them, and let the loop run out. */
+   * them, and let the loop run out. The mailbox refuses later posts; its
+   * memory stays until every thread has been joined. */
   w->done = 1;
   uv_close((uv_handle_t *)&w->stop_timer, NULL);
   sp_server_close(w->server);
-  sp_mailbox_post(w->sh->hub, sp__hub_done, (void *)(intptr_t)w->index);
   sp_mailbox_close(w->mail);
+  sp__done_mail *d = malloc(sizeof *d);
+  if (d)
+    d->index = w->index;
+  if (!d || sp_mailbox_post(w->sh->hub, &d->mail, sp__hub_done) != 0) {
+    sp_log_error("shutdown_stuck", "worker=%d error=\"%s\"", w->index,
+                 sp_strerror(d ? SP_ECLOSED : UV_ENOMEM));
+    free(d);
+  }
 }
 
-static void sp__mail_shutdown(void *ctx, void *payload) {
-  (void)payload;
+static void sp__mail_shutdown(void *ctx, sp_mail *mail) {
   sp_worker *w = ctx;
+  free(mail);
   if (w->stopping)
     return;
   w->stopping = 1;
@@ -252,20 +281,38 @@ static void sp__mail_shutdown(void *ctx, void *payload) {
 }
 
 void sp_worker_post_shutdown(sp_worker *w) {
-  sp_mailbox_post(w->mail, sp__mail_shutdown, NULL);
+  sp_mail *m = malloc(sizeof *m);
+  if (m && sp_mailbox_post(w->mail, m, sp__mail_shutdown) != 0)
+    free(m);
 }
 
-/* ---- the thread --------------------------------------------------------- */
+/* ---- life cycle ---------------------------------------------------------- */
 
-static void sp__thread(void *arg) {
-  sp_worker *w = arg;
-  sp_shared *sh = w->sh;
+static void sp__close_fd(uv_os_sock_t fd) {
+  if (fd >= 0)
+    close(fd);
+}
+
+int sp_worker_new(sp_shared *sh, int index, uv_os_sock_t fd, sp_worker **out) {
   const sp_config *cfg = sh->cfg;
+  *out = NULL;
+  sp_worker *w = calloc(1, sizeof *w);
+  if (!w) {
+    sp__close_fd(fd);
+    return UV_ENOMEM;
+  }
+  w->sh = sh;
+  w->index = index;
   int err = uv_loop_init(&w->loop);
-  if (err)
+  if (err) {
+    sp__close_fd(fd);
+    free(w);
+    return err;
+  }
+  if ((err = sp_mailbox_init(&w->loop, w, &w->mail)) != 0) {
+    sp__close_fd(fd);
     goto fail;
-  if ((err = sp_mailbox_init(&w->loop, w, &w->mail)) != 0)
-    goto fail_loop;
+  }
   sp_lobby_settings ls = {
       .tick_rate = cfg->tick_rate,
       .max_players = cfg->max_players,
@@ -282,13 +329,13 @@ static void sp__thread(void *arg) {
       .stats = &sh->stats,
   };
   if ((err = sp_lobby_new(&w->loop, &ls, &w->lobby)) != 0) {
-    err = UV_ENOMEM;
-    goto fail_mail;
+    sp__close_fd(fd);
+    goto fail;
   }
   sp_lobby_set_top(w->lobby, sh->top, sh->ntop);
   sp_server_options so = {
       .host = cfg->host,
-      .port = w->index == 0 ? cfg->port : sh->port,
+      .port = sh->port,
       .static_dir = cfg->static_dir,
       .max_message = cfg->max_message,
       .max_queue = cfg->max_queue,
@@ -300,7 +347,7 @@ static void sp__thread(void *arg) {
       .max_msg_rate = cfg->max_msg_rate,
       .allowed_origins = cfg->allowed_origins,
       .limits = sh->limits,
-      .fd = -1,
+      .fd = fd,
   };
   sp_server_handler h = {
       .data = w,
@@ -311,63 +358,59 @@ static void sp__thread(void *arg) {
       .on_http = sp__on_http,
   };
   if ((err = sp_server_start(&w->loop, &so, &h, &w->server)) != 0)
-    goto fail_lobby;
-  if (w->index == 0)
-    sh->port = sp_server_port(w->server);
+    goto fail;
   uv_timer_init(&w->loop, &w->stop_timer);
   w->stop_timer.data = w;
-  uv_sem_post(&w->ready);
-
-  uv_run(&w->loop, UV_RUN_DEFAULT);
-  sp_lobby_free(w->lobby);
-  sp_server_free(w->server);
-  uv_loop_close(&w->loop);
-  return;
-
-fail_lobby:
-  if (w->server) {
-    uv_run(&w->loop, UV_RUN_NOWAIT); /* let the failed listener close */
-    sp_server_free(w->server);
-    w->server = NULL;
-  }
-  sp_lobby_free(w->lobby);
-fail_mail:
-  sp_mailbox_close(w->mail);
-  uv_run(&w->loop, UV_RUN_DEFAULT);
-fail_loop:
-  uv_loop_close(&w->loop);
-fail:
-  w->start_err = err;
-  uv_sem_post(&w->ready);
-}
-
-int sp_worker_start(sp_shared *sh, int index, sp_worker **out) {
-  sp_worker *w = calloc(1, sizeof *w);
-  if (!w)
-    return UV_ENOMEM;
-  w->sh = sh;
-  w->index = index;
-  uv_sem_init(&w->ready, 0);
-  int err = uv_thread_create(&w->thread, sp__thread, w);
-  if (err) {
-    uv_sem_destroy(&w->ready);
-    free(w);
-    return err;
-  }
-  uv_sem_wait(&w->ready);
-  if (w->start_err) {
-    err = w->start_err;
-    uv_thread_join(&w->thread);
-    uv_sem_destroy(&w->ready);
-    free(w);
-    return err;
-  }
   *out = w;
   return 0;
+
+fail:
+  sp_worker_free(w);
+  return err;
+}
+
+static void sp__thread(void *arg) {
+  sp_worker *w = arg;
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+int sp_worker_run(sp_worker *w) {
+  int err = uv_thread_create(&w->thread, sp__thread, w);
+  if (err == 0)
+    w->running = 1;
+  return err;
 }
 
 void sp_worker_join(sp_worker *w) {
-  uv_thread_join(&w->thread);
-  uv_sem_destroy(&w->ready);
+  if (w->running)
+    uv_thread_join(&w->thread);
+  w->running = 0;
+}
+
+/* Closes whatever handles a worker that never ran (or failed half-way)
+ * still has, then runs its loop so that their close callbacks free them. */
+static void sp__close_walk(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
+void sp_worker_free(sp_worker *w) {
+  if (!w)
+    return;
+  SP_ASSERT(!w->running);
+  if (!w->done) {
+    /* It never ran to its end: nothing of it is in use by anyone else. */
+    if (w->mail)
+      sp_mailbox_close(w->mail);
+    if (w->server)
+      sp_server_abort_all(w->server);
+    uv_walk(&w->loop, sp__close_walk, NULL);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+  }
+  sp_lobby_free(w->lobby);
+  sp_server_free(w->server);
+  sp_mailbox_free(w->mail);
+  uv_loop_close(&w->loop);
   free(w);
 }

@@ -33,21 +33,30 @@ typedef struct sp_shared {
   /* Hub handlers, run on the hub's loop. */
   void (*hub_score)(void *hub_ctx, const char *name, uint32_t score);
   void (*hub_worker_done)(void *hub_ctx, int index);
-  int port; /* bound by worker 0, used by the others */
+  int port; /* the port every loop listens on */
   sp_room_stats stats;
   sp_score_row top[SP_TOP_SCORES];
   size_t ntop;
 } sp_shared;
 
-/* Starts worker `index` on a new thread and waits until it listens.
- * Returns 0 or a negative libuv error (logged). */
-int sp_worker_start(sp_shared *sh, int index, sp_worker **out);
+/* Makes worker `index` on the calling (hub) thread: its loop, mailbox,
+ * lobby and server, listening on fd (a socket from
+ * sp_server_listen_socket, which it takes over, also on failure). Nothing
+ * runs yet: every worker exists before any of them accepts, so a room can
+ * be given to any loop from the first connection on. Returns 0 or a
+ * negative libuv error. */
+int sp_worker_new(sp_shared *sh, int index, uv_os_sock_t fd, sp_worker **out);
+/* Starts the worker's thread, which runs its loop. */
+int sp_worker_run(sp_worker *w);
 /* From the hub: a new global top scores table (copied). */
 void sp_worker_post_top(sp_worker *w, const sp_score_row *rows, size_t n);
 /* From the hub: close every client with 1001, then stop the loop. The
  * worker reports to hub_worker_done when it is finished. */
 void sp_worker_post_shutdown(sp_worker *w);
-/* Waits for the thread and frees the worker. */
+/* Waits for the worker's thread to end (no-op if it never ran). */
 void sp_worker_join(sp_worker *w);
+/* Frees the worker, its mailbox included: call only once every thread that
+ * could post to it has been joined. */
+void sp_worker_free(sp_worker *w);
 
 #endif

@@ -4,30 +4,24 @@
 
 #include "core/error.h"
 
-typedef struct sp__mail {
-  sp_mail_fn fn;
-  void *payload;
-  struct sp__mail *next;
-} sp__mail;
-
 struct sp_mailbox {
   uv_async_t async;
   uv_mutex_t lock;
-  sp__mail *head, *tail; /* guarded by lock */
-  int closed;            /* guarded by lock */
+  sp_mail *head, *tail; /* guarded by lock */
+  int closed;           /* guarded by lock */
+  int handle_closed;    /* the receiver's: the async handle is closed */
   void *ctx;
 };
 
 static void sp__drain(uv_async_t *a) {
   sp_mailbox *m = a->data;
   uv_mutex_lock(&m->lock);
-  sp__mail *list = m->head;
+  sp_mail *list = m->head;
   m->head = m->tail = NULL;
   uv_mutex_unlock(&m->lock);
   while (list) {
-    sp__mail *next = list->next;
-    list->fn(m->ctx, list->payload);
-    free(list);
+    sp_mail *next = list->next;
+    list->fn(m->ctx, list);
     list = next;
   }
 }
@@ -53,17 +47,12 @@ int sp_mailbox_init(uv_loop_t *loop, void *ctx, sp_mailbox **out) {
   return 0;
 }
 
-int sp_mailbox_post(sp_mailbox *m, sp_mail_fn fn, void *payload) {
-  sp__mail *mail = malloc(sizeof *mail);
-  if (!mail)
-    return UV_ENOMEM;
+int sp_mailbox_post(sp_mailbox *m, sp_mail *mail, sp_mail_fn fn) {
   mail->fn = fn;
-  mail->payload = payload;
   mail->next = NULL;
   uv_mutex_lock(&m->lock);
   if (m->closed) {
     uv_mutex_unlock(&m->lock);
-    free(mail);
     return SP_ECLOSED;
   }
   if (m->tail)
@@ -79,14 +68,23 @@ int sp_mailbox_post(sp_mailbox *m, sp_mail_fn fn, void *payload) {
 
 static void sp__closed(uv_handle_t *h) {
   sp_mailbox *m = h->data;
-  sp__drain(&m->async); /* whatever arrived before the close */
-  uv_mutex_destroy(&m->lock);
-  free(m);
+  sp__drain(&m->async); /* whatever was accepted before the close */
+  m->handle_closed = 1;
 }
 
 void sp_mailbox_close(sp_mailbox *m) {
   uv_mutex_lock(&m->lock);
+  int was = m->closed;
   m->closed = 1;
   uv_mutex_unlock(&m->lock);
-  uv_close((uv_handle_t *)&m->async, sp__closed);
+  if (!was)
+    uv_close((uv_handle_t *)&m->async, sp__closed);
+}
+
+void sp_mailbox_free(sp_mailbox *m) {
+  if (!m)
+    return;
+  SP_ASSERT(m->closed && m->handle_closed);
+  uv_mutex_destroy(&m->lock);
+  free(m);
 }

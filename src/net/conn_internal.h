@@ -22,11 +22,12 @@
 #include "net/server.h"
 #include "net/ws.h"
 
-#define SP_READ_BUF (64 * 1024)      /* one per loop, shared by all conns */
-#define SP_LINGER_MS 2000            /* wait for the peer's FIN after ours */
-#define SP_SWEEP_MS 250              /* period of the timeout sweep */
-#define SP_HTTP_BACKLOG (256 * 1024) /* unread answers before we stop reading  \
-                                      */
+#define SP_READ_BUF (64 * 1024) /* one per loop, shared by all conns */
+#define SP_LINGER_MS 2000       /* wait for the peer's FIN after ours */
+#define SP_SWEEP_MS 250         /* period of the timeout sweep */
+#define SP_HTTP_BACKLOG                                                        \
+  (256 * 1024)           /* unread answers before we stop reading              \
+                          */
 #define SP_QUIET_MS 2000 /* silent this long: drop wslay's context */
 
 typedef enum sp_conn_state {
