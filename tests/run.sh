@@ -93,7 +93,7 @@ if has integration; then
   integration "2 workers" build/snakepit 2
   integration "asan" build/asan/snakepit 2
   [ -x build/tsan/snakepit ] && integration "tsan" build/tsan/snakepit 2 \
-    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp"
+    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 fi
 if has browser && [ -x tests/browser/run.sh ]; then
   suite "browser" X=1 -- tests/browser/run.sh

@@ -16,6 +16,7 @@
 #include "app/worker.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/fault.h"
 #include "core/log.h"
 #include "core/mailbox.h"
 #include "net/iptable.h"
@@ -155,6 +156,7 @@ int main(int argc, char **argv) {
     return 2;
   sp_config *cfg = &app.cfg;
   sp_log_set_level((sp_log_level)cfg->log_level);
+  sp_fault_init();
   signal(SIGPIPE, SIG_IGN);
   /* SIGINT and SIGTERM wait (blocked) until the hub can handle them: one
    * that arrives during start-up still gets the orderly shutdown. The
@@ -203,8 +205,9 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < sh->ntop; i++)
     sh->top[i] = *sp_scores_row(app.scores, i);
   sh->workers = calloc((size_t)cfg->workers, sizeof *sh->workers);
+  sh->relays = calloc((size_t)cfg->workers, sizeof *sh->relays);
   sh->limits = sp_iptable_new();
-  if (!sh->workers || !sh->limits ||
+  if (!sh->workers || !sh->relays || !sh->limits ||
       sp_directory_new(cfg->workers, &sh->dir) != 0 ||
       sp_mailbox_init(app.loop, sh, &app.mail) != 0) {
     fprintf(stderr, "snakepit: out of memory\n");
@@ -254,6 +257,7 @@ int main(int argc, char **argv) {
   if (app.port_lock >= 0)
     close(app.port_lock);
   free(sh->workers);
+  free(sh->relays);
   if (uv_loop_close(app.loop) != 0)
     sp_log_warn("loop_not_empty", NULL);
   sp_log_info("stopped", NULL);

@@ -21,10 +21,10 @@ struct sp_worker {
   sp_mailbox *mail;
   sp_server *server;
   sp_lobby *lobby;
+  sp_relay *relay;
   uv_timer_t stop_timer;
   uint64_t stop_started;
   int stopping, done;
-  int move_to; /* owner chosen by the last on_upgrade that returned MOVE */
 };
 
 typedef struct sp__score_mail {
@@ -59,29 +59,6 @@ void sp_worker_post_top(sp_worker *w, const sp_score_row *rows, size_t n) {
     free(t); /* the worker has stopped: it needs no table any more */
 }
 
-static void sp__leave_room_of_query(sp_worker *w, const char *query) {
-  char room[SP_ROOM_NAME_MAX + 1];
-  const char *reason;
-  if (sp_lobby_parse_query(query, room, &reason) == 0)
-    sp_directory_leave(w->sh->dir, room);
-}
-
-typedef struct sp__move_mail {
-  sp_mail mail;
-  sp_moved_conn *conn;
-} sp__move_mail;
-
-static void sp__mail_adopt(void *ctx, sp_mail *mail) {
-  sp_worker *w = ctx;
-  sp__move_mail *mm = (sp__move_mail *)mail;
-  sp_moved_conn *m = mm->conn;
-  free(mm);
-  if (w->stopping || sp_server_adopt(w->server, m) != 0) {
-    sp__leave_room_of_query(w, sp_moved_conn_query(m));
-    sp_moved_conn_free(m);
-  }
-}
-
 /* ---- the handler: where the network meets the rooms -------------------- */
 
 static int sp__on_upgrade(void *data, sp_conn *c, const char *query,
@@ -93,59 +70,24 @@ static int sp__on_upgrade(void *data, sp_conn *c, const char *query,
     return status;
   if (w->stopping) {
     *reason = "shutting down";
-    if (sp_conn_adopted(c))
-      sp_directory_leave(w->sh->dir, room);
     return 503;
   }
-  if (!sp_conn_adopted(c)) {
-    /* Counted in here; counted out when the connection leaves its room. */
-    int owner = sp_directory_route(w->sh->dir, room);
-    if (owner < 0) {
-      *reason = "out of memory";
-      return 503;
-    }
-    if (owner != w->index) {
-      w->move_to = owner;
-      return SP_SERVER_MOVE;
-    }
-  }
-  sp_player *p = sp_lobby_enter(w->lobby, room, c);
-  if (!p) {
-    sp_directory_leave(w->sh->dir, room);
-    *reason = "out of memory";
-    return 503;
-  }
-  sp_conn_set_data(c, p);
+  sp_member *m = sp_lobby_connect(w->lobby, c, room, &status, reason);
+  if (!m)
+    return status;
+  sp_conn_set_data(c, m);
   return 0;
-}
-
-static void sp__on_move(void *data, sp_conn *c, sp_moved_conn *m) {
-  (void)c;
-  sp_worker *w = data;
-  sp_worker *to = w->sh->workers[w->move_to];
-  sp__move_mail *mm = malloc(sizeof *mm);
-  if (mm)
-    mm->conn = m;
-  if (!mm || sp_mailbox_post(to->mail, &mm->mail, sp__mail_adopt) != 0) {
-    free(mm);
-    sp__leave_room_of_query(w, sp_moved_conn_query(m));
-    sp_moved_conn_free(m);
-  }
 }
 
 static void sp__on_message(void *data, sp_conn *c, const uint8_t *msg,
                            size_t len) {
-  (void)data;
-  sp_player_message(sp_conn_data(c), msg, len);
+  sp_worker *w = data;
+  sp_lobby_message(w->lobby, sp_conn_data(c), msg, len);
 }
 
 static void sp__on_close(void *data, sp_conn *c) {
   sp_worker *w = data;
-  sp_player *p = sp_conn_data(c);
-  char room[SP_ROOM_NAME_MAX + 1];
-  snprintf(room, sizeof room, "%s", sp_room_name(sp_player_room(p)));
-  sp_lobby_leave(w->lobby, p);
-  sp_directory_leave(w->sh->dir, room);
+  sp_lobby_disconnect(w->lobby, sp_conn_data(c));
 }
 
 /* Counters of the whole process: rooms, ticks and the loop time they
@@ -220,9 +162,9 @@ static void sp__on_score(void *data, const char *name, uint32_t score) {
   }
 }
 
-static void sp__on_snakes(void *data, const char *room, size_t snakes) {
+static void sp__on_snakes(void *data, uint64_t uid, size_t snakes) {
   sp_worker *w = data;
-  sp_directory_set_snakes(w->sh->dir, room, snakes);
+  sp_directory_set_snakes(w->sh->dir, uid, snakes);
 }
 
 /* ---- shutdown ----------------------------------------------------------- */
@@ -252,6 +194,12 @@ static void sp__stop_tick(uv_timer_t *t) {
     }
     return; /* their close callbacks run before the next tick */
   }
+  /* Connections here may be members of rooms elsewhere, and rooms here may
+   * have members elsewhere: wait until every member of this loop has been
+   * released by its room's owner and every room here has closed, so that
+   * no other loop can still need this one. */
+  if (sp_lobby_members(w->lobby) > 0 || sp_lobby_rooms(w->lobby) > 0)
+    return;
   /* Every player has left (their scores are posted): tell the hub after
    * them, and let the loop run out. The mailbox refuses later posts; its
    * memory stays until every thread has been joined. */
@@ -321,6 +269,8 @@ int sp_worker_new(sp_shared *sh, int index, uv_os_sock_t fd, sp_worker **out) {
       .has_seed = cfg->has_seed,
       .seed = cfg->seed,
       .next_player_id = &sh->next_player_id,
+      .dir = sh->dir,
+      .nloops = sh->nworkers,
       .on_score = sp__on_score,
       .on_snakes = sp__on_snakes,
       .hooks_data = w,
@@ -333,6 +283,14 @@ int sp_worker_new(sp_shared *sh, int index, uv_os_sock_t fd, sp_worker **out) {
     goto fail;
   }
   sp_lobby_set_top(w->lobby, sh->top, sh->ntop);
+  w->relay = sp_relay_new(index, w->mail, w->lobby, sh->relays);
+  if (!w->relay) {
+    sp__close_fd(fd);
+    err = UV_ENOMEM;
+    goto fail;
+  }
+  sh->relays[index] = w->relay;
+  sp_lobby_set_relay(w->lobby, w->relay);
   sp_server_options so = {
       .host = cfg->host,
       .port = sh->port,
@@ -352,7 +310,6 @@ int sp_worker_new(sp_shared *sh, int index, uv_os_sock_t fd, sp_worker **out) {
   sp_server_handler h = {
       .data = w,
       .on_upgrade = sp__on_upgrade,
-      .on_move = sp__on_move,
       .on_message = sp__on_message,
       .on_close = sp__on_close,
       .on_http = sp__on_http,
@@ -410,6 +367,7 @@ void sp_worker_free(sp_worker *w) {
   }
   sp_lobby_free(w->lobby);
   sp_server_free(w->server);
+  sp_relay_free(w->relay);
   sp_mailbox_free(w->mail);
   uv_loop_close(&w->loop);
   free(w);

@@ -1,8 +1,9 @@
 /* worker: one event loop on its own thread, with its own listener (the
- * port is shared with SO_REUSEPORT), its own rooms and its own mailbox.
- * Every room belongs to exactly one worker (see room/directory.h); an
- * upgrade for a room owned elsewhere is moved there. Workers talk to each
- * other and to the hub only through mailboxes. */
+ * port is shared with SO_REUSEPORT), its own connections, the rooms it
+ * owns and its own mailbox. A connection stays on the worker that
+ * accepted it; its room may run on any worker (room/directory.h), and
+ * input and frames cross between them (room/relay.h). Workers talk to
+ * each other and to the hub only through mailboxes. */
 #ifndef SP_WORKER_H
 #define SP_WORKER_H
 
@@ -14,6 +15,7 @@
 #include "core/mailbox.h"
 #include "net/iptable.h"
 #include "room/directory.h"
+#include "room/relay.h"
 #include "room/room.h"
 #include "store/scores.h"
 
@@ -28,6 +30,7 @@ typedef struct sp_shared {
   atomic_uint next_player_id;
   int nworkers;
   sp_worker **workers;
+  sp_relay **relays; /* one per worker, by index: how their rooms talk */
   sp_mailbox *hub;
   void *hub_ctx;
   /* Hub handlers, run on the hub's loop. */

@@ -188,4 +188,3 @@ void *sp_conn_data(const sp_conn *c) { return c->data; }
 void sp_conn_set_data(sp_conn *c, void *data) { c->data = data; }
 uint64_t sp_conn_id(const sp_conn *c) { return c->id; }
 const char *sp_conn_peer(const sp_conn *c) { return c->peer; }
-int sp_conn_adopted(const sp_conn *c) { return c->adopted; }

@@ -56,7 +56,6 @@ struct sp_conn {
   uint8_t handle_closed; /* the close callback has run */
   uint8_t registered;    /* the handler saw new_player: no register timeout */
   uint8_t ip_counted;    /* counted in the server's per-address table */
-  uint8_t adopted;       /* arrived from another loop (sp_server_adopt) */
   sp_http *http;         /* HTTP phase only */
   sp_ws *ws;             /* set by the upgrade: on_close is owed */
   char *stash;           /* input that arrived while held */
@@ -129,10 +128,5 @@ void sp__ws_input(sp_conn *c, const char *data, size_t len);
 void sp__ws_slow_consumer(sp_conn *c);
 /* The sweep's work for one open WebSocket at loop time now. */
 void sp__ws_sweep(sp_conn *c, uint64_t now);
-/* A moved connection: its socket, taking it (the caller owns it from
- * then), and going on with its upgrade on the adopting connection c. */
-int sp__moved_fd(const sp_moved_conn *m);
-void sp__moved_take(sp_moved_conn *m);
-void sp__moved_upgrade(sp_moved_conn *m, sp_conn *c);
 
 #endif

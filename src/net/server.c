@@ -171,28 +171,6 @@ static void sp__on_connection(uv_stream_t *listener, int status) {
   sp__conn_read_start(c);
 }
 
-int sp_server_adopt(sp_server *s, sp_moved_conn *m) {
-  sp_conn *c = s->shutting_down ? NULL : sp__conn_new(s);
-  if (!c)
-    return SP_ECLOSED;
-  c->adopted = 1;
-  if (uv_tcp_open(&c->tcp, sp__moved_fd(m)) != 0) {
-    sp__conn_abort(c);
-    return SP_ECLOSED;
-  }
-  sp__moved_take(m); /* the handle owns the socket now */
-  sp__set_peer(c);
-  int total = 0;
-  c->ip_counted = sp_iptable_inc(s->ips, &c->ip, &total) > 0;
-  uv_tcp_nodelay(&c->tcp, 1);
-  c->last_rx = uv_now(s->loop);
-  sp__moved_upgrade(m, c);
-  if (c->state != SP_CONN_CLOSED)
-    sp__conn_read_start(c);
-  sp_moved_conn_free(m);
-  return 0;
-}
-
 /* ---- timeouts --------------------------------------------------------------
  */
 

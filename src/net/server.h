@@ -48,13 +48,6 @@ typedef struct sp_http_reply {
   sp_buf body;              /* the handler appends; the server frees it */
 } sp_http_reply;
 
-/* A WebSocket upgrade detached from its loop, on its way to the loop that
- * owns its room: the socket, the request, and the bytes read after it. */
-typedef struct sp_moved_conn sp_moved_conn;
-
-/* on_upgrade returns this to hand the connection to another loop. */
-#define SP_SERVER_MOVE (-1)
-
 /* Counters of what the limits refused or cut, for logs and tests. */
 typedef struct sp_server_stats {
   uint64_t refused_full;    /* 503: --max-conns or --max-conns-per-ip */
@@ -74,11 +67,6 @@ typedef struct sp_server_handler {
    * *reason. */
   int (*on_upgrade)(void *data, sp_conn *c, const char *query,
                     const char **reason);
-  /* After on_upgrade returned SP_SERVER_MOVE: the detached connection,
-   * which the handler must pass to sp_server_adopt() on the owning loop
-   * (or free with sp_moved_conn_free). Nothing was read past the upgrade
-   * request but the bytes it carries, and nothing was answered. */
-  void (*on_move)(void *data, sp_conn *c, sp_moved_conn *m);
   /* A complete, valid UTF-8 text message. */
   void (*on_message)(void *data, sp_conn *c, const uint8_t *msg, size_t len);
   /* The connection is gone (called once, for accepted upgrades only, from
@@ -110,16 +98,6 @@ int sp_server_start(uv_loop_t *loop, const sp_server_options *opt,
 int sp_server_port(const sp_server *s);
 size_t sp_server_conn_count(const sp_server *s);
 const sp_server_stats *sp_server_get_stats(const sp_server *s);
-/* Takes over a moved connection on this server's loop: the upgrade goes
- * on as if the request had arrived here (on_upgrade is called again, and
- * sp_conn_adopted() tells it so). Returns 0 after taking ownership of m
- * (the handler's hooks run from here on), or SP_ECLOSED when the server
- * is shutting down (the caller still owns m). */
-int sp_server_adopt(sp_server *s, sp_moved_conn *m);
-void sp_moved_conn_free(sp_moved_conn *m);
-/* The query of a moved connection's request (to route it). */
-const char *sp_moved_conn_query(const sp_moved_conn *m);
-
 /* Stops accepting and closes every connection: WebSockets with 1001. */
 void sp_server_shutdown(sp_server *s);
 /* Closes whatever is still open at once (end of a shutdown grace period). */
@@ -139,8 +117,6 @@ void sp_conn_close(sp_conn *c, uint16_t code);
 /* The handler has seen the connection register (new_player): it is no
  * longer subject to the register timeout. */
 void sp_conn_registered(sp_conn *c);
-/* True for a connection that arrived here through sp_server_adopt. */
-int sp_conn_adopted(const sp_conn *c);
 void *sp_conn_data(const sp_conn *c);
 void sp_conn_set_data(sp_conn *c, void *data);
 uint64_t sp_conn_id(const sp_conn *c);

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/log.h"
 #include "net/conn_internal.h"
@@ -114,65 +113,6 @@ void sp__ws_sweep(sp_conn *c, uint64_t now) {
   }
 }
 
-/* ---- moving a connection to another loop --------------------------------- */
-
-struct sp_moved_conn {
-  int fd;
-  sp_http_request req;
-  char query[SP_HTTP_MAX_URL + 1];
-  char peer[48];
-  size_t restlen;
-  char rest[]; /* bytes read after the request head */
-};
-
-/* Detaches the connection for another loop: a duplicate of the socket goes
- * with the request and the bytes already read; this loop's handle closes.
- * Reading stopped with the request, so no byte is lost or read twice. */
-static void sp__move(sp_conn *c, const sp_http_request *req, const char *query,
-                     const char *rest, size_t restlen) {
-  sp_server *s = c->srv;
-  uv_os_fd_t fd;
-  sp_moved_conn *m = NULL;
-  if (!sp_outq_idle(&c->out) || c->stash_len > 0 ||
-      uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
-    goto fail; /* earlier responses still queued: too rare to wait for */
-  m = malloc(sizeof *m + restlen);
-  if (!m)
-    goto fail;
-  m->fd = dup(fd);
-  if (m->fd < 0)
-    goto fail;
-  m->req = *req;
-  snprintf(m->query, sizeof m->query, "%s", query);
-  memcpy(m->peer, c->peer, sizeof m->peer);
-  m->restlen = restlen;
-  if (restlen)
-    memcpy(m->rest, rest, restlen);
-  uv_read_stop((uv_stream_t *)&c->tcp);
-  sp__conn_abort(c);
-  s->h.on_move(s->h.data, c, m);
-  return;
-fail:
-  free(m);
-  sp__http_respond_text(c, 503, "cannot move the connection", NULL, 0, 0);
-}
-
-void sp_moved_conn_free(sp_moved_conn *m) {
-  if (!m)
-    return;
-  if (m->fd >= 0)
-    close(m->fd);
-  free(m);
-}
-
-int sp__moved_fd(const sp_moved_conn *m) { return m->fd; }
-void sp__moved_take(sp_moved_conn *m) { m->fd = -1; }
-void sp__moved_upgrade(sp_moved_conn *m, sp_conn *c) {
-  sp__ws_upgrade(c, &m->req, m->query, m->rest, m->restlen);
-}
-
-const char *sp_moved_conn_query(const sp_moved_conn *m) { return m->query; }
-
 /* ---- the upgrade -----------------------------------------------------------
  */
 
@@ -247,11 +187,6 @@ void sp__ws_upgrade(sp_conn *c, const sp_http_request *req, const char *query,
   const char *reason = "refused";
   status =
       s->h.on_upgrade ? s->h.on_upgrade(s->h.data, c, query, &reason) : 404;
-  if (status == SP_SERVER_MOVE) {
-    sp_ws_free(ws);
-    sp__move(c, req, query, rest, restlen);
-    return;
-  }
   if (status != 0) {
     sp_ws_free(ws);
     sp__http_respond_text(c, status, reason, NULL, 0, 0);

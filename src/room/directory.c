@@ -6,9 +6,11 @@
 #include <uv.h>
 
 #include "core/error.h"
+#include "core/fault.h"
 #include "room/proto.h"
 
 typedef struct sp__dentry {
+  uint64_t uid;
   char name[33];
   int loop;
   size_t conns, snakes;
@@ -19,6 +21,7 @@ struct sp_directory {
   uv_mutex_t lock;
   sp__dentry *head, *tail;
   size_t nrooms;
+  uint64_t next_uid;
   int nloops;
   size_t *per_loop; /* rooms per loop */
 };
@@ -50,11 +53,18 @@ void sp_directory_free(sp_directory *d) {
   free(d);
 }
 
-static sp__dentry *sp__find(sp_directory *d, const char *name,
-                            sp__dentry **prev) {
+static sp__dentry *sp__find_name(sp_directory *d, const char *name) {
+  for (sp__dentry *e = d->head; e; e = e->next)
+    if (strcmp(e->name, name) == 0)
+      return e;
+  return NULL;
+}
+
+static sp__dentry *sp__find_uid(sp_directory *d, uint64_t uid,
+                                sp__dentry **prev) {
   sp__dentry *p = NULL;
   for (sp__dentry *e = d->head; e; p = e, e = e->next)
-    if (strcmp(e->name, name) == 0) {
+    if (e->uid == uid) {
       if (prev)
         *prev = p;
       return e;
@@ -62,16 +72,17 @@ static sp__dentry *sp__find(sp_directory *d, const char *name,
   return NULL;
 }
 
-int sp_directory_route(sp_directory *d, const char *name) {
+int sp_directory_route(sp_directory *d, const char *name, sp_room_ref *out) {
   uv_mutex_lock(&d->lock);
-  sp__dentry *e = sp__find(d, name, NULL);
+  sp__dentry *e = sp__find_name(d, name);
   if (!e) {
-    e = calloc(1, sizeof *e);
+    e = sp_fault("directory_route") ? NULL : calloc(1, sizeof *e);
     if (!e) {
       uv_mutex_unlock(&d->lock);
       return UV_ENOMEM;
     }
     snprintf(e->name, sizeof e->name, "%s", name);
+    e->uid = ++d->next_uid;
     int best = 0;
     for (int i = 1; i < d->nloops; i++)
       if (d->per_loop[i] < d->per_loop[best])
@@ -86,15 +97,18 @@ int sp_directory_route(sp_directory *d, const char *name) {
     d->nrooms++;
   }
   e->conns++;
-  int loop = e->loop;
+  out->loop = e->loop;
+  out->uid = e->uid;
   uv_mutex_unlock(&d->lock);
-  return loop;
+  return 0;
 }
 
-void sp_directory_leave(sp_directory *d, const char *name) {
+size_t sp_directory_leave(sp_directory *d, uint64_t uid) {
   uv_mutex_lock(&d->lock);
-  sp__dentry *prev = NULL, *e = sp__find(d, name, &prev);
-  if (e && --e->conns == 0) {
+  sp__dentry *prev = NULL, *e = sp__find_uid(d, uid, &prev);
+  SP_ASSERT(e && e->conns > 0); /* left more often than routed */
+  size_t left = --e->conns;
+  if (left == 0) {
     if (prev)
       prev->next = e->next;
     else
@@ -106,11 +120,12 @@ void sp_directory_leave(sp_directory *d, const char *name) {
     free(e);
   }
   uv_mutex_unlock(&d->lock);
+  return left;
 }
 
-void sp_directory_set_snakes(sp_directory *d, const char *name, size_t snakes) {
+void sp_directory_set_snakes(sp_directory *d, uint64_t uid, size_t snakes) {
   uv_mutex_lock(&d->lock);
-  sp__dentry *e = sp__find(d, name, NULL);
+  sp__dentry *e = sp__find_uid(d, uid, NULL);
   if (e)
     e->snakes = snakes;
   uv_mutex_unlock(&d->lock);

@@ -1,12 +1,19 @@
 /* directory: which loop owns which room, shared by every loop. A room is
  * given to the loop with the fewest rooms when its first connection is
  * routed, and leaves the directory with its last connection, so rooms
- * spread evenly and each lives on one loop for its whole life. Guarded by
- * one mutex; the work under it is tiny (a lookup, a counter). */
+ * spread evenly and each lives on one loop for its whole life.
+ *
+ * A connection is counted in by the loop that accepted it (route) and
+ * counted out by the room's owner once it has forgotten the member
+ * (leave): the owner's room and the directory's entry live exactly as
+ * long, and a room is never left twice or not at all. Each life of a room
+ * has its own uid, so a room of the same name made again later is another
+ * room. Guarded by one mutex; the work under it is tiny. */
 #ifndef SP_DIRECTORY_H
 #define SP_DIRECTORY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/buf.h"
 
@@ -16,13 +23,20 @@ typedef struct sp_directory sp_directory;
 int sp_directory_new(int nloops, sp_directory **out);
 void sp_directory_free(sp_directory *d);
 
-/* Counts one connection into room `name` and returns the loop that owns
- * it (choosing one for a new room), or a negative error. */
-int sp_directory_route(sp_directory *d, const char *name);
-/* Counts one connection of room `name` out. */
-void sp_directory_leave(sp_directory *d, const char *name);
+/* Where a room lives: its owner loop and the uid of this life of it. */
+typedef struct sp_room_ref {
+  int loop;
+  uint64_t uid;
+} sp_room_ref;
+
+/* Counts one connection into room `name` and says where the room lives
+ * (choosing a loop for a new room). Returns 0 or UV_ENOMEM. */
+int sp_directory_route(sp_directory *d, const char *name, sp_room_ref *out);
+/* Counts one connection of room `uid` out; returns how many are left (0:
+ * the room is gone from the directory, and its owner closes it). */
+size_t sp_directory_leave(sp_directory *d, uint64_t uid);
 /* The owner publishes the number of live snakes of its room. */
-void sp_directory_set_snakes(sp_directory *d, const char *name, size_t snakes);
+void sp_directory_set_snakes(sp_directory *d, uint64_t uid, size_t snakes);
 size_t sp_directory_rooms(sp_directory *d);
 /* Appends `[n0,n1,...]`: how many rooms each loop owns. */
 void sp_directory_loads_json(sp_directory *d, sp_buf *out);

@@ -4,19 +4,32 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/fault.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "net/ws.h"
 #include "room/proto.h"
 
-typedef struct sp__entry {
+/* Rooms and views are few per loop and found by uid on a member's arrival
+ * or departure only, never per message or per tick: plain lists do. */
+typedef struct sp__room_entry {
   sp_room *room;
-  struct sp__entry *next;
-} sp__entry;
+  uint64_t uid;
+  struct sp__room_entry *next;
+} sp__room_entry;
+
+typedef struct sp__view_entry {
+  sp_view *view;
+  struct sp__view_entry *next;
+} sp__view_entry;
 
 struct sp_lobby {
   sp_room_env env;
-  sp__entry *rooms; /* in creation order, newest last */
+  sp_directory *dir;
+  sp__room_entry *rooms; /* the rooms this loop owns, oldest first */
   size_t nrooms;
+  sp__view_entry *views; /* this loop's views of rooms, wherever they run */
+  size_t members;        /* this loop's members not yet released */
 };
 
 /* Every room of this loop but `origin` gets the current top scores. */
@@ -24,7 +37,7 @@ static void sp__top_to_rooms(sp_lobby *l, sp_room *origin) {
   sp_frame *f = sp_room_env_top_scores(&l->env);
   if (!f)
     return;
-  for (sp__entry *e = l->rooms; e; e = e->next)
+  for (sp__room_entry *e = l->rooms; e; e = e->next)
     if (e->room != origin)
       sp_room_broadcast(e->room, f);
 }
@@ -46,6 +59,7 @@ int sp_lobby_new(uv_loop_t *loop, const sp_lobby_settings *st, sp_lobby **out) {
   l->env.has_seed = st->has_seed;
   l->env.seed = st->seed;
   l->env.next_player_id = st->next_player_id;
+  l->env.nloops = st->nloops;
   l->env.on_score = st->on_score;
   l->env.on_snakes = st->on_snakes;
   l->env.hooks_data = st->hooks_data;
@@ -57,17 +71,33 @@ int sp_lobby_new(uv_loop_t *loop, const sp_lobby_settings *st, sp_lobby **out) {
   const char *delay = getenv("SNAKEPIT_TEST_BOT_DELAY_MS");
   l->env.bot_delay_ms = delay ? (uint32_t)strtoul(delay, NULL, 10) : 0;
   l->env.fail_room = getenv("SNAKEPIT_TEST_FAIL_ROOM");
+  l->dir = st->dir;
   *out = l;
   return 0;
 }
+
+void sp_lobby_set_relay(sp_lobby *l, sp_relay *relay) { l->env.relay = relay; }
 
 void sp_lobby_free(sp_lobby *l) {
   if (!l)
     return;
   SP_ASSERT(l->nrooms == 0);
+  for (sp__view_entry *e = l->views, *next; e; e = next) {
+    next = e->next;
+    for (sp_member *m = sp_view_first(e->view); m;) {
+      sp_member *mn = sp_member_next(m);
+      sp_member_release(m);
+      m = mn;
+    }
+    sp_view_free(e->view);
+    free(e);
+  }
   sp_frame_unref(l->env.top_scores);
   free(l);
 }
+
+size_t sp_lobby_members(const sp_lobby *l) { return l->members; }
+size_t sp_lobby_rooms(const sp_lobby *l) { return l->nrooms; }
 
 static int sp__room_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
@@ -118,55 +148,165 @@ int sp_lobby_parse_query(const char *query, char name[SP_ROOM_NAME_MAX + 1],
   return 0;
 }
 
-sp_player *sp_lobby_enter(sp_lobby *l, const char *name, sp_conn *c) {
-  sp__entry *e, **tail = &l->rooms;
-  for (e = l->rooms; e; e = e->next) {
-    if (strcmp(sp_room_name(e->room), name) == 0)
-      break;
-    tail = &e->next;
-  }
-  int created = 0;
-  if (!e) {
-    e = calloc(1, sizeof *e);
-    if (!e)
-      return NULL;
-    if (sp_room_new(&l->env, name, &e->room) != 0) {
-      free(e);
-      return NULL;
-    }
-    *tail = e;
-    l->nrooms++;
-    created = 1;
-    sp_log_info("room_created", "room=%s rooms=%zu", name, l->nrooms);
-  }
-  sp_player *p = sp_room_enter(e->room, c);
-  if (!p && created) {
-    *tail = NULL;
-    l->nrooms--;
-    sp_room_close(e->room);
+/* ---- connections of this loop ------------------------------------------- */
+
+static sp_view *sp__view_get(sp_lobby *l, const char *name,
+                             const sp_room_ref *ref) {
+  for (sp__view_entry *e = l->views; e; e = e->next)
+    if (sp_view_uid(e->view) == ref->uid)
+      return e->view;
+  sp__view_entry *e = malloc(sizeof *e);
+  sp_view *v = e ? sp_view_new(name, ref->uid, ref->loop) : NULL;
+  if (!v) {
     free(e);
+    return NULL;
   }
-  return p;
+  e->view = v;
+  e->next = l->views;
+  l->views = e;
+  return v;
 }
 
-void sp_lobby_leave(sp_lobby *l, sp_player *p) {
-  sp_room *r = sp_player_room(p);
-  sp_player_leave(p);
-  if (sp_room_members(r) > 0)
+static void sp__view_put(sp_lobby *l, sp_view *v) {
+  if (sp_view_size(v) > 0)
     return;
-  for (sp__entry **pe = &l->rooms; *pe; pe = &(*pe)->next) {
-    if ((*pe)->room == r) {
-      sp__entry *e = *pe;
+  for (sp__view_entry **pe = &l->views; *pe; pe = &(*pe)->next) {
+    if ((*pe)->view == v) {
+      sp__view_entry *e = *pe;
       *pe = e->next;
-      l->nrooms--;
-      sp_log_info("room_closed", "room=%s rooms=%zu", sp_room_name(r),
-                  l->nrooms);
-      sp_room_close(r);
       free(e);
-      return;
+      break;
     }
   }
+  sp_view_free(v);
 }
+
+/* Frees a member that its owner never heard of (it had stopped): the
+ * room is left here. */
+static void sp__drop(sp_lobby *l, sp_member *m) {
+  sp_view *v = sp_member_view(m);
+  uint64_t uid = sp_view_uid(v);
+  sp_lobby_member_released(l, m);
+  sp_directory_leave(l->dir, uid);
+}
+
+sp_member *sp_lobby_connect(sp_lobby *l, sp_conn *c, const char *room,
+                            int *status, const char **reason) {
+  sp_room_ref ref;
+  *status = 503;
+  *reason = "out of memory";
+  /* Counted in here; counted out by the owner once it forgets the member,
+   * or by sp__drop if it never hears of it. */
+  if (sp_directory_route(l->dir, room, &ref) != 0)
+    return NULL;
+  sp_view *v = sp__view_get(l, room, &ref);
+  sp_member *m = v ? sp_member_new(v, c, sp_relay_self(l->env.relay)) : NULL;
+  if (!m) {
+    if (v)
+      sp__view_put(l, v);
+    sp_directory_leave(l->dir, ref.uid);
+    return NULL;
+  }
+  l->members++;
+  if (sp_relay_enter(l->env.relay, m) != 0) {
+    *reason = "shutting down";
+    sp__drop(l, m);
+    return NULL;
+  }
+  return m;
+}
+
+void sp_lobby_message(sp_lobby *l, sp_member *m, const uint8_t *msg,
+                      size_t len) {
+  sp_msg decoded;
+  switch (sp_proto_decode(msg, len, &decoded)) {
+  case SP_MSG_INVALID:
+    sp_log_debug("bad_message", "conn=%llu bytes=%zu",
+                 (unsigned long long)sp_member_conn_id(m), len);
+    return;
+  case SP_MSG_IGNORED: return;
+  default: sp_relay_input(l->env.relay, m, &decoded);
+  }
+}
+
+void sp_lobby_disconnect(sp_lobby *l, sp_member *m) {
+  sp_member_detach(m);
+  if (sp_relay_leave(l->env.relay, m) != 0)
+    sp__drop(l, m);
+}
+
+void sp_lobby_member_released(sp_lobby *l, sp_member *m) {
+  l->members--;
+  sp__view_put(l, sp_member_release(m));
+}
+
+/* ---- the rooms this loop owns ------------------------------------------- */
+
+static sp__room_entry **sp__room_find(sp_lobby *l, uint64_t uid) {
+  sp__room_entry **pe = &l->rooms;
+  while (*pe && (*pe)->uid != uid)
+    pe = &(*pe)->next;
+  return pe;
+}
+
+void sp_lobby_owner_enter(sp_lobby *l, sp_member *m) {
+  const sp_view *v = sp_member_view(m);
+  uint64_t uid = sp_view_uid(v);
+  const char *room = sp_view_name(v);
+  sp__room_entry **pe = sp__room_find(l, uid);
+  sp__room_entry *e = *pe;
+  if (!e && (e = calloc(1, sizeof *e)) != NULL) {
+    if (sp_fault("room_new") ||
+        sp_room_new(&l->env, room, uid, &e->room) != 0) {
+      free(e);
+      e = NULL;
+    } else {
+      e->uid = uid;
+      *pe = e; /* at the end: rooms stay oldest first */
+      l->nrooms++;
+      sp_log_info("room_created", "room=%s rooms=%zu", room, l->nrooms);
+    }
+  }
+  sp_player *p = e ? sp_room_enter(e->room, m) : NULL;
+  sp_member_set_owner_slot(m, p);
+  if (!p) {
+    /* The member stays counted in the directory until it leaves. */
+    sp_log_error("room_error", "room=%s conn=%llu error=\"%s\"", room,
+                 (unsigned long long)sp_member_conn_id(m),
+                 sp_strerror(UV_ENOMEM));
+    sp_relay_close(l->env.relay, m, SP_WS_INTERNAL);
+  }
+}
+
+void sp_lobby_owner_input(sp_lobby *l, sp_member *m, const sp_msg *msg) {
+  (void)l;
+  sp_player *p = sp_member_owner_slot(m);
+  if (p)
+    sp_player_message(p, msg);
+}
+
+void sp_lobby_owner_leave(sp_lobby *l, sp_member *m) {
+  uint64_t uid = sp_view_uid(sp_member_view(m));
+  sp_player *p = sp_member_owner_slot(m);
+  if (p)
+    sp_player_leave(p);
+  sp_member_set_owner_slot(m, NULL);
+  if (sp_directory_leave(l->dir, uid) == 0) {
+    sp__room_entry **pe = sp__room_find(l, uid);
+    sp__room_entry *e = *pe;
+    if (e) {
+      *pe = e->next;
+      l->nrooms--;
+      sp_log_info("room_closed", "room=%s rooms=%zu", sp_room_name(e->room),
+                  l->nrooms);
+      sp_room_close(e->room);
+      free(e);
+    }
+  }
+  sp_relay_release(l->env.relay, m);
+}
+
+/* ---- the top scores ------------------------------------------------------ */
 
 void sp_lobby_set_top(sp_lobby *l, const sp_score_row *rows, size_t n) {
   if (n == l->env.ntop && memcmp(rows, l->env.top, n * sizeof *rows) == 0)

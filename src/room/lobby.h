@@ -1,18 +1,32 @@
-/* lobby: the rooms of one loop, by name. A room is created by its first
- * connection and closed when its last connection leaves. The lobby also
- * keeps this loop's copy of the top scores (see sp_room_env). */
+/* lobby: the rooms of one loop, in both senses.
+ *
+ * As an owner, the lobby holds the rooms this loop runs (each room lives on
+ * exactly one loop, chosen by the directory), creates a room when its first
+ * member enters and closes it when the directory says its last one left.
+ *
+ * As the home of connections, the lobby puts each connection accepted on
+ * this loop into its room, wherever the room runs: the connection becomes a
+ * member of this loop's view of the room (member.h), its messages are
+ * decoded here and go to the owner, and the owner's frames come back
+ * through the view (relay.h). A connection never leaves its loop.
+ *
+ * Everything here runs on the lobby's loop. */
 #ifndef SP_LOBBY_H
 #define SP_LOBBY_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
 #include "core/buf.h"
 #include "net/server.h"
+#include "room/directory.h"
+#include "room/member.h"
+#include "room/proto.h"
+#include "room/relay.h"
 #include "room/room.h"
 #include "store/scores.h"
-#include <stdatomic.h>
 
 typedef struct sp_lobby sp_lobby;
 
@@ -23,21 +37,24 @@ typedef struct sp_lobby_settings {
   int has_seed;
   uint64_t seed;
   atomic_uint *next_player_id; /* shared by every lobby */
+  sp_directory *dir;           /* shared by every lobby */
+  int nloops;
   /* See sp_room_env; data is passed to both. */
   void (*on_score)(void *data, const char *name, uint32_t score);
-  void (*on_snakes)(void *data, const char *room, size_t snakes);
+  void (*on_snakes)(void *data, uint64_t uid, size_t snakes);
   void *hooks_data;
   int bots;
   uint32_t round_seconds;
   sp_room_stats *stats;
 } sp_lobby_settings;
 
-/* The caller owns *out; sp_lobby_free() once every room has closed. */
+/* The caller owns *out; sp_lobby_free() once the loop has stopped. */
 int sp_lobby_new(uv_loop_t *loop, const sp_lobby_settings *st, sp_lobby **out);
-
-/* Replaces this loop's copy of the top scores; if it changed, every
- * registered member of every room gets the new `top_scores`. */
-void sp_lobby_set_top(sp_lobby *l, const sp_score_row *rows, size_t n);
+/* The relay of the lobby's loop (made with the lobby; set before the loop
+ * runs). */
+void sp_lobby_set_relay(sp_lobby *l, sp_relay *relay);
+/* Frees the lobby; the views and members still in it go too (a loop that
+ * stops for good: no owner will release them). */
 void sp_lobby_free(sp_lobby *l);
 
 /* Reads the room of a /connect query string: `room=NAME`, 1 to 32 of
@@ -46,12 +63,37 @@ void sp_lobby_free(sp_lobby *l);
 int sp_lobby_parse_query(const char *query, char name[SP_ROOM_NAME_MAX + 1],
                          const char **reason);
 
-/* Puts a connection in the named room (created if needed). NULL when out
- * of memory. */
-sp_player *sp_lobby_enter(sp_lobby *l, const char *room, sp_conn *c);
-/* The connection of p is gone; the room closes if it was the last. */
-void sp_lobby_leave(sp_lobby *l, sp_player *p);
+/* ---- connections of this loop ------------------------------------------- */
 
+/* Puts connection c into room `room`. Returns its member, or NULL with an
+ * HTTP status and one-line *reason to refuse the upgrade with (503: out
+ * of memory, or the room's loop is stopping). */
+sp_member *sp_lobby_connect(sp_lobby *l, sp_conn *c, const char *room,
+                            int *status, const char **reason);
+/* One client message of member m (decoded here, handled by the owner). */
+void sp_lobby_message(sp_lobby *l, sp_member *m, const uint8_t *msg,
+                      size_t len);
+/* m's connection is gone. */
+void sp_lobby_disconnect(sp_lobby *l, sp_member *m);
+/* Members of this loop not yet released by their owner: a loop may stop
+ * only when it has none (nobody holds a pointer into it any more). */
+size_t sp_lobby_members(const sp_lobby *l);
+/* Rooms this loop owns. */
+size_t sp_lobby_rooms(const sp_lobby *l);
+
+/* ---- the relay's entry points (see relay.h) ------------------------------ */
+
+void sp_lobby_owner_enter(sp_lobby *l, sp_member *m);
+void sp_lobby_owner_input(sp_lobby *l, sp_member *m, const sp_msg *msg);
+void sp_lobby_owner_leave(sp_lobby *l, sp_member *m);
+void sp_lobby_member_released(sp_lobby *l, sp_member *m);
+
+/* ---- the top scores ------------------------------------------------------ */
+
+/* Replaces this loop's copy of the top scores; if it changed, every
+ * registered member of every room this loop owns gets the new
+ * `top_scores`. */
+void sp_lobby_set_top(sp_lobby *l, const sp_score_row *rows, size_t n);
 /* {"scores":[{"name":..,"score":N,"color":N},...]} */
 void sp_lobby_scores_json(const sp_lobby *l, sp_buf *out);
 

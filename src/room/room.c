@@ -5,20 +5,30 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/fault.h"
 #include "core/log.h"
+#include "net/ws.h"
 #include "room/proto.h"
 
 struct sp_player {
   sp_room *room;
-  sp_conn *conn;
+  sp_member *member; /* a handle: only its own loop touches what is in it */
   sp_player *prev, *next;
   uint32_t id; /* 0 until new_player */
   char name[SP_NAME_SIZE];
 };
 
+/* Where the room's members are: one view per loop that has some. */
+typedef struct sp__loop_view {
+  sp_view *view;
+  size_t members;
+} sp__loop_view;
+
 struct sp_room {
   sp_room_env *env;
   char name[SP_ROOM_NAME_MAX + 1];
+  uint64_t uid;
+  sp__loop_view *views; /* env->nloops of them */
   uv_timer_t timer;
   uv_timer_t round_timer; /* once a second during a timed round */
   uint32_t round_left;
@@ -27,8 +37,8 @@ struct sp_room {
   int running;
   uint64_t next_tick; /* uv_hrtime() of the next tick */
   sp_game *game;
-  sp_player *members; /* players with a snake first: they see ticks first */
-  sp_player *last;    /* newcomers go to the back */
+  sp_player *members; /* in order of arrival */
+  sp_player *last;
   size_t nmembers;
   sp_buf scratch; /* reused for every frame the room encodes */
   uint64_t ticks;
@@ -112,15 +122,17 @@ static void sp__publish(sp_room *r) {
   size_t n = sp_game_live_count(r->game);
   if (n != r->published_snakes && r->env->on_snakes) {
     r->published_snakes = n;
-    r->env->on_snakes(r->env->hooks_data, r->name, n);
+    r->env->on_snakes(r->env->hooks_data, r->uid, n);
   }
 }
 
-/* Every registered member gets the same frames, in one write each. */
+/* Every registered member gets the same frames, in one write each: the
+ * frames go once to each loop that has members here, and that loop writes
+ * them to its own (this loop's at once). */
 static void sp__broadcast(sp_room *r, sp_frame *const *frames, size_t n) {
-  for (sp_player *p = r->members; p; p = p->next)
-    if (p->id)
-      sp_conn_send(p->conn, frames, n);
+  for (int i = 0; i < r->env->nloops; i++)
+    if (r->views[i].view)
+      sp_relay_tick(r->env->relay, i, r->views[i].view, frames, n);
 }
 
 static sp_player *sp__find(sp_room *r, uint32_t id) {
@@ -420,11 +432,18 @@ static uint64_t sp__fnv(const char *s) {
   return h;
 }
 
-int sp_room_new(sp_room_env *env, const char *name, sp_room **out) {
+int sp_room_new(sp_room_env *env, const char *name, uint64_t uid,
+                sp_room **out) {
   sp_room *r = calloc(1, sizeof *r);
   if (!r)
     return UV_ENOMEM;
+  r->views = calloc((size_t)env->nloops, sizeof *r->views);
+  if (!r->views) {
+    free(r);
+    return UV_ENOMEM;
+  }
   r->env = env;
+  r->uid = uid;
   snprintf(r->name, sizeof r->name, "%s", name);
   sp_game_config cfg = env->game;
   if (env->has_seed) {
@@ -434,6 +453,7 @@ int sp_room_new(sp_room_env *env, const char *name, sp_room **out) {
   }
   int err = sp_game_new(&cfg, &r->game);
   if (err) {
+    free(r->views);
     free(r);
     return err;
   }
@@ -446,6 +466,7 @@ int sp_room_new(sp_room_env *env, const char *name, sp_room **out) {
   };
   if (sp_bots_new(&bc, &r->bots) != 0) {
     sp_game_free(r->game);
+    free(r->views);
     free(r);
     return UV_ENOMEM;
   }
@@ -465,6 +486,7 @@ static void sp__room_closed(uv_handle_t *h) {
   sp_frame_unref(r->world);
   sp_game_free(r->game);
   sp_buf_free(&r->scratch);
+  free(r->views);
   free(r);
 }
 
@@ -492,23 +514,15 @@ static void sp__unlink(sp_player *p) {
   p->prev = p->next = NULL;
 }
 
-static void sp__link_front(sp_player *p) {
-  sp_room *r = p->room;
-  p->prev = NULL;
-  p->next = r->members;
-  if (r->members)
-    r->members->prev = p;
-  r->members = p;
-  if (!r->last)
-    r->last = p;
-}
-
-sp_player *sp_room_enter(sp_room *r, sp_conn *c) {
-  sp_player *p = calloc(1, sizeof *p);
+sp_player *sp_room_enter(sp_room *r, sp_member *m) {
+  sp_player *p = sp_fault("room_enter") ? NULL : calloc(1, sizeof *p);
   if (!p)
     return NULL;
   p->room = r;
-  p->conn = c;
+  p->member = m;
+  sp__loop_view *lv = &r->views[sp_member_loop(m)];
+  lv->view = sp_member_view(m);
+  lv->members++;
   p->prev = r->last;
   if (r->last)
     r->last->next = p;
@@ -519,25 +533,25 @@ sp_player *sp_room_enter(sp_room *r, sp_conn *c) {
   return p;
 }
 
-/* A private frame for one member. */
+/* A private frame for one member (the reference is the caller's). */
 static void sp__send_own(sp_player *p, sp_frame *f) {
   if (!f)
     return;
-  sp_conn_send(p->conn, &f, 1);
+  sp_relay_deliver(p->room->env->relay, p->member, &f, 1, 0);
   sp_frame_unref(f);
 }
 
 static void sp__new_player(sp_player *p, const char *name) {
   sp_room *r = p->room;
   snprintf(p->name, sizeof p->name, "%s", name);
-  sp_conn_registered(p->conn);
   do
     p->id = atomic_fetch_add(r->env->next_player_id, 1) + 1;
   while (p->id == 0);
   char q[96];
   sp_log_info("new_player", "room=%s conn=%llu peer=%s id=%u name=%s", r->name,
-              (unsigned long long)sp_conn_id(p->conn), sp_conn_peer(p->conn),
-              p->id, sp_log_quote(q, sizeof q, p->name, strlen(p->name)));
+              (unsigned long long)sp_member_conn_id(p->member),
+              sp_member_peer(p->member), p->id,
+              sp_log_quote(q, sizeof q, p->name, strlen(p->name)));
 
   sp__batch batch;
   sp__batch_init(&batch);
@@ -572,10 +586,12 @@ static void sp__new_player(sp_player *p, const char *name) {
     sp_proto_end(b);
     sp__batch_add(&batch, sp__finish(r));
   }
+  /* From this delivery on, the member's loop sends it the broadcasts. */
   if (batch.failed)
-    sp_conn_close(p->conn, 1011);
+    sp_relay_close(r->env->relay, p->member, SP_WS_INTERNAL);
   else
-    sp_conn_send(p->conn, batch.frames, batch.n);
+    sp_relay_deliver(r->env->relay, p->member, batch.frames, batch.n,
+                     SP_MEMBER_REGISTERED);
   sp__batch_free(&batch);
 }
 
@@ -615,31 +631,26 @@ static void sp__join(sp_player *p) {
   }
   sp__broadcast(r, &f, 1);
   sp_frame_unref(f);
-  /* A broadcast to thousands takes milliseconds: players go first, so a
-   * key press shows up for the one who pressed it as soon as it can. */
-  sp__unlink(p);
-  sp__link_front(p);
+  /* A broadcast to thousands takes milliseconds: players go first on
+   * their loop, so a key press shows up for the one who pressed it as soon
+   * as it can. */
+  sp_relay_deliver(r->env->relay, p->member, NULL, 0, SP_MEMBER_PLAYING);
   sp__bots_after(r);
   sp__publish(r);
 }
 
-void sp_player_message(sp_player *p, const uint8_t *msg, size_t len) {
-  sp_msg m;
-  switch (sp_proto_decode(msg, len, &m)) {
+void sp_player_message(sp_player *p, const sp_msg *m) {
+  switch (m->type) {
   case SP_MSG_NEW_PLAYER:
     if (!p->id)
-      sp__new_player(p, m.name);
+      sp__new_player(p, m->name);
     break;
   case SP_MSG_JOIN: sp__join(p); break;
   case SP_MSG_KEY:
     if (p->id)
-      sp_game_turn(p->room->game, p->id, m.dir);
+      sp_game_turn(p->room->game, p->id, m->dir);
     break;
-  case SP_MSG_INVALID:
-    sp_log_debug("bad_message", "room=%s conn=%llu bytes=%zu", p->room->name,
-                 (unsigned long long)sp_conn_id(p->conn), len);
-    break;
-  case SP_MSG_IGNORED: break;
+  default: break; /* dropped on the member's loop already */
   }
 }
 
@@ -653,6 +664,9 @@ void sp_player_leave(sp_player *p) {
     if (sp_game_live_count(r->game) == 0)
       sp__stop(r);
   }
+  sp__loop_view *lv = &r->views[sp_member_loop(p->member)];
+  if (--lv->members == 0)
+    lv->view = NULL; /* that loop may free it once it has no members */
   sp__unlink(p);
   r->nmembers--;
   free(p);

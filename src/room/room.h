@@ -1,8 +1,10 @@
-/* room: one game session. A room owns its members (the connections in it),
- * its game, and its tick timer: the timer starts with the first `join`
- * (after `reset_world`) and stops after the tick in which the last live
- * snake died. Each tick is encoded once into shared frames and the same
- * bytes are queued on every member.
+/* room: one game session, run by the loop that owns it. A room keeps a
+ * record (sp_player) of each of its members, wherever their connections
+ * live, its game, and its tick timer: the timer starts with the first
+ * `join` (after `reset_world`) and stops after the tick in which the last
+ * live snake died. Each tick is encoded once into shared frames, and the
+ * same bytes go once to each loop's view of the room (member.h), whose
+ * loop writes them to its members.
  *
  * Rooms are created and freed by the lobby (lobby.h); everything here runs
  * on the loop thread that owns the room. */
@@ -17,8 +19,10 @@
 #include "core/buf.h"
 #include "game/game.h"
 #include "net/frame.h"
-#include "net/server.h"
 #include "room/bots.h"
+#include "room/member.h"
+#include "room/proto.h"
+#include "room/relay.h"
 #include "store/scores.h"
 
 #define SP_ROOM_NAME_MAX 32
@@ -42,6 +46,8 @@ typedef struct sp_room_env {
   int has_seed;
   uint64_t seed;
   atomic_uint *next_player_id; /* shared by every loop: ids are unique */
+  int nloops;                  /* loops whose views a room may send to */
+  sp_relay *relay;             /* this loop's */
   /* This loop's copy of the global top scores: changed at once by a death
    * here (so `top_scores` follows `p_gameover` within the tick) and
    * replaced when the owner of the table sends a new one. */
@@ -54,8 +60,8 @@ typedef struct sp_room_env {
   void *lobby;
   /* A snake died with a score: the table's owner records it. */
   void (*on_score)(void *data, const char *name, uint32_t score);
-  /* The number of live snakes of a room changed. */
-  void (*on_snakes)(void *data, const char *room, size_t snakes);
+  /* The number of live snakes of room `uid` changed. */
+  void (*on_snakes)(void *data, uint64_t uid, size_t snakes);
   void *hooks_data;
   int bots;               /* computer snakes per room while humans play */
   uint32_t round_seconds; /* 0: unlimited */
@@ -67,21 +73,24 @@ typedef struct sp_room_env {
   const char *fail_room;
 } sp_room_env;
 
-/* Creates an empty room. Returns 0 or UV_ENOMEM; the lobby owns *out and
- * ends it with sp_room_close() once it has no members. */
-int sp_room_new(sp_room_env *env, const char *name, sp_room **out);
+/* Creates an empty room (life `uid` of the name, see directory.h).
+ * Returns 0 or UV_ENOMEM; the lobby owns *out and ends it with
+ * sp_room_close() once it has no members. */
+int sp_room_new(sp_room_env *env, const char *name, uint64_t uid,
+                sp_room **out);
 /* Stops the timer and frees the room in the timer's close callback. */
 void sp_room_close(sp_room *r);
 
 const char *sp_room_name(const sp_room *r);
 size_t sp_room_members(const sp_room *r);
 
-/* Adds a connection as a member (not yet a player: it receives nothing
+/* Adds a member, from any loop (not yet a player: it receives nothing
  * until it sends new_player). NULL when out of memory. */
-sp_player *sp_room_enter(sp_room *r, sp_conn *c);
-/* Handles one client message. */
-void sp_player_message(sp_player *p, const uint8_t *msg, size_t len);
-/* The member's connection is gone: its snake dies, and the player is freed. */
+sp_player *sp_room_enter(sp_room *r, sp_member *m);
+/* Handles one client message, decoded on the member's loop. */
+void sp_player_message(sp_player *p, const sp_msg *msg);
+/* The member's connection is gone: its snake dies, and the player is
+ * freed (the member itself is released by the lobby). */
 void sp_player_leave(sp_player *p);
 sp_room *sp_player_room(const sp_player *p);
 
