@@ -206,8 +206,10 @@ int main(int argc, char **argv) {
     sh->top[i] = *sp_scores_row(app.scores, i);
   sh->workers = calloc((size_t)cfg->workers, sizeof *sh->workers);
   sh->relays = calloc((size_t)cfg->workers, sizeof *sh->relays);
+  sh->members_per_worker =
+      calloc((size_t)cfg->workers, sizeof *sh->members_per_worker);
   sh->limits = sp_iptable_new();
-  if (!sh->workers || !sh->relays || !sh->limits ||
+  if (!sh->workers || !sh->relays || !sh->members_per_worker || !sh->limits ||
       sp_directory_new(cfg->workers, &sh->dir) != 0 ||
       sp_mailbox_init(app.loop, sh, &app.mail) != 0) {
     fprintf(stderr, "snakepit: out of memory\n");
@@ -258,6 +260,7 @@ int main(int argc, char **argv) {
     close(app.port_lock);
   free(sh->workers);
   free(sh->relays);
+  free(sh->members_per_worker);
   if (uv_loop_close(app.loop) != 0)
     sp_log_warn("loop_not_empty", NULL);
   sp_log_info("stopped", NULL);

@@ -76,18 +76,29 @@ static int sp__on_upgrade(void *data, sp_conn *c, const char *query,
   if (!m)
     return status;
   sp_conn_set_data(c, m);
+  atomic_fetch_add_explicit(&w->sh->members_per_worker[w->index], 1,
+                            memory_order_relaxed);
   return 0;
+}
+
+static void sp__on_open(void *data, sp_conn *c) {
+  sp_worker *w = data;
+  sp_lobby_open(w->lobby, sp_conn_data(c));
 }
 
 static void sp__on_message(void *data, sp_conn *c, const uint8_t *msg,
                            size_t len) {
   sp_worker *w = data;
-  sp_lobby_message(w->lobby, sp_conn_data(c), msg, len);
+  if (sp_conn_data(c))
+    sp_lobby_message(w->lobby, sp_conn_data(c), msg, len);
 }
 
 static void sp__on_close(void *data, sp_conn *c) {
   sp_worker *w = data;
-  sp_lobby_disconnect(w->lobby, sp_conn_data(c));
+  atomic_fetch_sub_explicit(&w->sh->members_per_worker[w->index], 1,
+                            memory_order_relaxed);
+  if (sp_conn_data(c)) /* NULL: its room was never entered */
+    sp_lobby_disconnect(w->lobby, sp_conn_data(c));
 }
 
 /* Counters of the whole process: rooms, ticks and the loop time they
@@ -105,7 +116,11 @@ static void sp__stats_json(sp_worker *w, sp_buf *json) {
                 SP_LOAD(st->bots.searches), SP_LOAD(st->bots.search_ns),
                 SP_LOAD(st->bots.late));
   sp_directory_loads_json(w->sh->dir, json);
-  sp_buf_putc(json, '}');
+  sp_buf_puts(json, ",\"members_per_worker\":[");
+  for (int i = 0; i < w->sh->nworkers; i++)
+    sp_buf_printf(json, i ? ",%llu" : "%llu",
+                  SP_LOAD(w->sh->members_per_worker[i]));
+  sp_buf_puts(json, "]}");
 #undef SP_LOAD
 }
 
@@ -310,6 +325,7 @@ int sp_worker_new(sp_shared *sh, int index, uv_os_sock_t fd, sp_worker **out) {
   sp_server_handler h = {
       .data = w,
       .on_upgrade = sp__on_upgrade,
+      .on_open = sp__on_open,
       .on_message = sp__on_message,
       .on_close = sp__on_close,
       .on_http = sp__on_http,

@@ -38,6 +38,9 @@ typedef struct sp_shared {
   void (*hub_worker_done)(void *hub_ctx, int index);
   int port; /* the port every loop listens on */
   sp_room_stats stats;
+  /* WebSocket members on each worker's loop (relaxed atomics, for
+   * /api/stats: where the connections of a room are). */
+  atomic_size_t *members_per_worker;
   sp_score_row top[SP_TOP_SCORES];
   size_t ntop;
 } sp_shared;

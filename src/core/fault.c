@@ -12,12 +12,16 @@ static struct {
   atomic_uint hits;
 } sp__points[SP_FAULT_MAX];
 static int sp__npoints;
+static unsigned sp__max = ~0u; /* failures per point */
 
 void sp_fault_init(void) {
   const char *env = getenv("SNAKEPIT_TEST_FAULTS");
   sp__npoints = 0;
   if (!env)
     return;
+  const char *max = getenv("SNAKEPIT_TEST_FAULTS_MAX");
+  if (max)
+    sp__max = (unsigned)strtoul(max, NULL, 10);
   for (const char *p = env; *p && sp__npoints < SP_FAULT_MAX;) {
     size_t n = strcspn(p, ",");
     if (n > 0 && n < sizeof sp__points[0].name) {
@@ -34,7 +38,9 @@ void sp_fault_init(void) {
 
 int sp_fault(const char *point) {
   for (int i = 0; i < sp__npoints; i++)
-    if (strcmp(sp__points[i].name, point) == 0)
-      return atomic_fetch_add(&sp__points[i].hits, 1) % 2 == 1;
+    if (strcmp(sp__points[i].name, point) == 0) {
+      unsigned n = atomic_fetch_add(&sp__points[i].hits, 1);
+      return n % 2 == 1 && n / 2 < sp__max;
+    }
   return 0;
 }

@@ -3,8 +3,9 @@
  *
  * SNAKEPIT_TEST_FAULTS="point,point,..." makes each named point fail every
  * second time it is reached (the 2nd, 4th, ...), so that one run sees both
- * outcomes. Without the variable every check is one load of a flag. The
- * points are named where they are checked (grep sp_fault). */
+ * outcomes; SNAKEPIT_TEST_FAULTS_MAX=N stops each point after N failures.
+ * Without the variable every check is one load of a flag. The points are named
+ * where they are checked (grep sp_fault). */
 #ifndef SP_FAULT_H
 #define SP_FAULT_H
 

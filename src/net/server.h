@@ -67,6 +67,9 @@ typedef struct sp_server_handler {
    * *reason. */
   int (*on_upgrade)(void *data, sp_conn *c, const char *query,
                     const char **reason);
+  /* The connection has just become a WebSocket (its 101 is queued): it
+   * may now be sent to and closed. */
+  void (*on_open)(void *data, sp_conn *c);
   /* A complete, valid UTF-8 text message. */
   void (*on_message)(void *data, sp_conn *c, const uint8_t *msg, size_t len);
   /* The connection is gone (called once, for accepted upgrades only, from

@@ -209,6 +209,8 @@ void sp__ws_upgrade(sp_conn *c, const sp_http_request *req, const char *query,
   sp__conn_enqueue(c, sp_frame_raw(head, (size_t)n));
   sp_log_debug("ws_open", "conn=%llu peer=%s", (unsigned long long)c->id,
                c->peer);
+  if (s->h.on_open && c->state == SP_CONN_WS)
+    s->h.on_open(s->h.data, c);
   if (restlen > 0 && c->state == SP_CONN_WS)
     sp__ws_input(c, rest, restlen);
 }

@@ -208,12 +208,17 @@ sp_member *sp_lobby_connect(sp_lobby *l, sp_conn *c, const char *room,
     return NULL;
   }
   l->members++;
-  if (sp_relay_enter(l->env.relay, m) != 0) {
-    *reason = "shutting down";
-    sp__drop(l, m);
-    return NULL;
-  }
   return m;
+}
+
+void sp_lobby_open(sp_lobby *l, sp_member *m) {
+  if (sp_relay_enter(l->env.relay, m) != 0) {
+    /* Its room's loop has stopped: only at the very end of a shutdown. */
+    sp_conn *c = sp_member_conn(m);
+    sp__drop(l, m);
+    sp_conn_set_data(c, NULL);
+    sp_conn_close(c, SP_WS_GOING_AWAY);
+  }
 }
 
 void sp_lobby_message(sp_lobby *l, sp_member *m, const uint8_t *msg,

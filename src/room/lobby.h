@@ -65,11 +65,14 @@ int sp_lobby_parse_query(const char *query, char name[SP_ROOM_NAME_MAX + 1],
 
 /* ---- connections of this loop ------------------------------------------- */
 
-/* Puts connection c into room `room`. Returns its member, or NULL with an
- * HTTP status and one-line *reason to refuse the upgrade with (503: out
- * of memory, or the room's loop is stopping). */
+/* Routes connection c to room `room` and makes its member, at the
+ * upgrade. Returns the member, or NULL with an HTTP status and one-line
+ * *reason to refuse the upgrade with (503: out of memory). */
 sp_member *sp_lobby_connect(sp_lobby *l, sp_conn *c, const char *room,
                             int *status, const char **reason);
+/* Once the connection is a WebSocket: the member enters its room (whose
+ * owner may answer at once, even by closing it). */
+void sp_lobby_open(sp_lobby *l, sp_member *m);
 /* One client message of member m (decoded here, handled by the owner). */
 void sp_lobby_message(sp_lobby *l, sp_member *m, const uint8_t *msg,
                       size_t len);

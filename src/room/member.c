@@ -47,6 +47,7 @@ int sp_view_owner(const sp_view *v) { return v->owner; }
 size_t sp_view_size(const sp_view *v) { return v->n; }
 sp_member *sp_view_first(sp_view *v) { return v->head; }
 sp_member *sp_member_next(const sp_member *m) { return m->next; }
+sp_conn *sp_member_conn(const sp_member *m) { return m->conn; }
 
 void sp_view_free(sp_view *v) { free(v); }
 

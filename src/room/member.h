@@ -68,6 +68,8 @@ void sp_member_deliver(sp_member *m, sp_frame *const *frames, size_t n,
 /* Closes the member's connection with `code` (if still open). */
 void sp_member_close(sp_member *m, uint16_t code);
 sp_member *sp_member_next(const sp_member *m);
+/* The connection (NULL once detached); the member's loop only. */
+sp_conn *sp_member_conn(const sp_member *m);
 
 /* Immutable: readable by the owner. */
 int sp_member_loop(const sp_member *m);

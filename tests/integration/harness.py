@@ -27,6 +27,9 @@ import weakref
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("SNAKEPIT_BIN", os.path.join(ROOT, "build", "snakepit"))
+# A binary built with ASan or TSan runs several times slower: checks that
+# bound a delay allow for it.
+SANITIZED = any(part in ("asan", "tsan") for part in BIN.split(os.sep))
 
 _tests = []
 
