@@ -98,9 +98,12 @@ static const struct wslay_event_callbacks sp__callbacks = {
 
 /* wslay's context holds two 4 KiB buffers. A connection needs it only while
  * a frame or a fragmented message is under way, or while closing, so it is
- * made on demand, and the server drops it from connections that have gone
- * quiet (sp_ws_release_idle): an idle connection costs a few hundred bytes
- * instead of 9 KiB, while an active player keeps its context. */
+ * made when bytes arrive and dropped again as soon as they leave nothing
+ * half-done (sp_ws_release_idle, at the end of every feed): a connection
+ * costs a few hundred bytes instead of 9 KiB, and a crowd that registers
+ * at once never holds thousands of contexts at the same time (memory that
+ * the allocator would keep afterwards). Making one costs well under a
+ * microsecond, once per read that carries messages. */
 static int sp__ctx(sp_ws *ws) {
   if (ws->ctx)
     return 0;
@@ -322,6 +325,7 @@ int sp_ws_feed(sp_ws *ws, const uint8_t *data, size_t len) {
     return 0;
   if (ws->ctx && wslay_event_get_close_sent(ws->ctx))
     return 0;
+  sp_ws_release_idle(ws);
   return 1;
 }
 

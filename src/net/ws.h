@@ -59,8 +59,8 @@ uint16_t sp_ws_close_sent(const sp_ws *ws);
 uint16_t sp_ws_close_received(const sp_ws *ws);
 
 /* Frees wslay's context (9 KiB) if no frame, fragmented message or close
- * is under way; it is made again when bytes arrive. For connections that
- * have gone quiet. */
+ * is under way; it is made again when bytes arrive. sp_ws_feed does it
+ * after every feed. */
 void sp_ws_release_idle(sp_ws *ws);
 
 /* Sec-WebSocket-Accept for a Sec-WebSocket-Key: base64(SHA-1(key + GUID)).

@@ -108,8 +108,6 @@ void sp__ws_sweep(sp_conn *c, uint64_t now) {
     static const uint8_t ping[] = {0x80 | SP_WS_OP_PING, 4, 's', 'p', 'i', 't'};
     c->ping_sent = now;
     sp__conn_enqueue(c, sp_frame_raw(ping, sizeof ping));
-  } else if (now - c->last_rx >= SP_QUIET_MS) {
-    sp_ws_release_idle(c->ws);
   }
 }
 
