@@ -539,6 +539,38 @@ TEST(decode_keys) {
   ASSERT_EQ(dec("-9223372036854775808", &m), SP_MSG_IGNORED);
 }
 
+/* The decoder reads keys and joins without jansson: every two-byte input
+ * and the join must decode as jansson's reading says. */
+TEST(decode_fast_path_matches_jansson) {
+  char in[9];
+  for (int a = 0; a < 256; a++) {
+    for (int b = 0; b < 256; b++) {
+      in[0] = (char)a;
+      in[1] = (char)b;
+      sp_msg m;
+      sp_msg_type got = sp_proto_decode(in, 2, &m);
+      json_error_t err;
+      json_t *v = json_loadb(in, 2, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+      sp_msg_type want = !v ? SP_MSG_INVALID : SP_MSG_IGNORED;
+      int dir = 0;
+      if (v && json_is_integer(v) && json_integer_value(v) >= 37 &&
+          json_integer_value(v) <= 40) {
+        want = SP_MSG_KEY;
+        dir = (int)json_integer_value(v) - 37;
+      }
+      json_decref(v);
+      if (got != want || (want == SP_MSG_KEY && m.dir != dir))
+        FAILF("input %02x %02x: type %d dir %d, jansson says %d dir %d", a, b,
+              got, m.dir, want, dir);
+    }
+  }
+  memcpy(in, "[\"join\"]", 8);
+  sp_msg m;
+  ASSERT_EQ(sp_proto_decode(in, 8, &m), SP_MSG_JOIN);
+  ASSERT_EQ(sp_proto_decode("[ \"join\" ]", 10, &m), SP_MSG_JOIN);
+  ASSERT_EQ(sp_proto_decode("[\"join\"", 7, &m), SP_MSG_INVALID);
+}
+
 TEST(decode_other_shapes_ignored) {
   static const char *const ignored[] = {
       "[]",     "{}",    "null",          "true",
@@ -681,6 +713,7 @@ int main(void) {
   RUN(decode_new_player_wrong_shape_ignored);
   RUN(decode_join);
   RUN(decode_keys);
+  RUN(decode_fast_path_matches_jansson);
   RUN(decode_other_shapes_ignored);
   RUN(decode_invalid_json);
   RUN(decode_hostile_inputs_do_not_crash);

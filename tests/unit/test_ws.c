@@ -791,6 +791,34 @@ TEST(message_over_max_message_is_1009) {
   sp_buf_reset(&in);
 }
 
+/* The same limits for the small frames that skip wslay (see ws.c). */
+TEST(small_frames_keep_every_rule) {
+  sp_buf_reset(&in);
+  put_text(&in, "12345678901");
+  CHECK_ALL_SPLITS(&in, 10, 0, 1009);
+  sp_buf_reset(&in);
+  put_text(&in, "1234567890");
+  CHECK_ALL_SPLITS(&in, 10, 1, 0);
+  sp_buf_reset(&in);
+  put_text(&in, "37");
+  put_frame(&in, 1, SP_WS_OP_TEXT, "\xc3\x28", 2);
+  put_text(&in, "38");
+  CHECK_ALL_SPLITS(&in, 4096, 1, 1007);
+  sp_buf_reset(&in);
+  put_text(&in, "37");
+  put_frame_raw(&in, 0x81, 0, "38", 2); /* unmasked */
+  CHECK_ALL_SPLITS(&in, 4096, 1, 1002);
+  sp_buf_reset(&in);
+  put_text(&in, "37");
+  put_frame_raw(&in, 0x91, 1, "38", 2); /* RSV1 */
+  CHECK_ALL_SPLITS(&in, 4096, 1, 1002);
+  sp_buf_reset(&in);
+  for (int i = 0; i < 10; i++)
+    put_text(&in, "39");
+  CHECK_ALL_SPLITS(&in, 4096, 10, 0);
+  sp_buf_reset(&in);
+}
+
 TEST(fragments_adding_up_past_max_message_are_1009) {
   sp_buf_reset(&in);
   put_frame(&in, 0, SP_WS_OP_TEXT, "0123456789", 10);
@@ -1010,6 +1038,7 @@ int main(void) {
   RUN(invalid_utf8_is_1007);
   RUN(invalid_utf8_split_across_fragments_is_1007);
   RUN(message_over_max_message_is_1009);
+  RUN(small_frames_keep_every_rule);
   RUN(fragments_adding_up_past_max_message_are_1009);
   RUN(huge_declared_length_is_1009_without_the_bytes);
   RUN(binary_message_is_1003);
