@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 int sb_proc_sample(int pid, sb_proc *out) {
@@ -64,4 +65,17 @@ int sb_machine_sample(sb_machine *out) {
   out->idle_s = (double)(v[3] + v[4]) / hz;
   out->cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
   return 0;
+}
+
+double sb_own_cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+void sb_sample_take(sb_sample *s, int server_pid) {
+  s->srv_ok = server_pid > 0 && sb_proc_sample(server_pid, &s->srv) == 0;
+  s->own_cpu_s = sb_own_cpu_s();
+  s->mach_ok = sb_machine_sample(&s->mach) == 0;
 }

@@ -1,4 +1,6 @@
-/* procstat.h: another process's CPU time and resident memory, from /proc. */
+/* procstat.h: CPU time and memory of the server, of this process and of the
+ * whole machine, sampled at one moment; figures are the differences between
+ * two samples. */
 #ifndef SB_PROCSTAT_H
 #define SB_PROCSTAT_H
 
@@ -21,5 +23,21 @@ typedef struct sb_machine {
 
 /* Returns 0, or -1 when /proc/stat is unreadable. */
 int sb_machine_sample(sb_machine *out);
+
+/* This process's own user + system CPU time, in seconds (getrusage). */
+double sb_own_cpu_s(void);
+
+/* Everything at one moment: the server (when there is a pid to read), this
+ * process and the machine. An *_ok of 0 means that part is missing. */
+typedef struct sb_sample {
+  sb_proc srv;
+  int srv_ok;
+  double own_cpu_s;
+  sb_machine mach;
+  int mach_ok;
+} sb_sample;
+
+/* SERVER_PID 0: no server to sample. */
+void sb_sample_take(sb_sample *s, int server_pid);
 
 #endif

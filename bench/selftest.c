@@ -1,9 +1,13 @@
-/* selftest: byte-level checks of the load generator's framing and scanning.
+/* selftest: byte-level checks of the load generator's framing and scanning,
+ * of its loss and key-to-effect accounting and of its command line.
  * Prints "N passed, M failed" last, like the project's other suites. */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "hist.h"
+#include "measure.h"
+#include "opts.h"
 #include "scan.h"
 #include "ws.h"
 
@@ -136,12 +140,119 @@ static void test_hist(void) {
   sb_hist_free(&h);
 }
 
+/* Render frames for one client at the given times (ms after T0). */
+static void renders(sb_meas *m, sb_track *t, uint64_t t0, const int *ms,
+                    int n) {
+  for (int i = 0; i < n; i++)
+    sb_meas_render(m, t, t0 + (uint64_t)ms[i] * 1000000);
+}
+
+static void test_measure(void) {
+  static const int steady[] = {0, 50, 100, 150, 200};
+  static const int missing[] = {300, 350, 450, 500};   /* 400 never came */
+  static const int late[] = {600, 650, 740, 750, 800}; /* 700 came at 740 */
+  const uint64_t t0 = 1000000000;
+  sb_meas m;
+  sb_track t = {0};
+
+  CHECK(sb_meas_init(&m, 20) == 0);
+  /* Before the window: counted, not measured. */
+  renders(&m, &t, t0 - 500000000, steady, 3);
+  CHECK(m.tot.tick_frames == 3 && m.gap_n == 0);
+  sb_meas_open(&m, t0);
+  /* The first frame in the window only starts the run: the gap from a frame
+   * before the window is not counted. */
+  renders(&m, &t, t0, steady, 5);
+  CHECK(m.gap_n == 4 && t.seg_n == 4);
+  CHECK(sb_hist_quantile_ms(&m.gaps, 0.99) > 49.9 &&
+        sb_hist_quantile_ms(&m.gaps, 0.99) <= 50.01);
+  /* A restart (reset_world) is no gap and closes the run without loss. */
+  sb_meas_restart(&m, &t);
+  CHECK(t.seg_n == 0 && t.last_tick == 0 && m.lost_ticks == 0);
+  renders(&m, &t, t0, missing, 4);
+  sb_meas_flush(&m, &t);
+  CHECK(m.lost_ticks == 1 && m.extra_frames == 0);
+  /* A late frame followed by an early one spans the ticks it should. */
+  sb_meas_restart(&m, &t);
+  renders(&m, &t, t0, late, 5);
+  sb_meas_flush(&m, &t);
+  CHECK(m.lost_ticks == 1 && m.extra_frames == 0);
+  CHECK(sb_hist_max_ms(&m.gaps) > 99.9 && sb_hist_max_ms(&m.gaps) < 100.1);
+  /* Key-to-effect counts only inside the window. */
+  sb_meas_turn_shown(&m, 30000000);
+  CHECK(m.turns_measured == 1 && m.keylat.count == 1);
+  sb_meas_close(&m, t0 + 1000000000);
+  sb_meas_turn_shown(&m, 30000000);
+  CHECK(m.turns_measured == 1);
+  renders(&m, &t, t0 + 900000000, steady, 2);
+  CHECK(m.gap_n == 4 + 3 + 4);
+  CHECK(sb_meas_window_s(&m) > 0.999 && sb_meas_window_s(&m) < 1.001);
+  CHECK(sb_meas_window(&m).tick_frames == 5 + 4 + 5);
+  sb_meas_free(&m);
+}
+
+/* Parses the NULL-terminated ARGS (getopt restarts with optind 0). */
+static int parse(sb_opts *o, const char *const *args) {
+  char *argv[16];
+  int argc = 0;
+  while (args[argc] && argc < 15) {
+    argv[argc] = (char *)args[argc];
+    argc++;
+  }
+  argv[argc] = NULL;
+  optind = 0;
+  return sb_opts_parse(o, argc, argv);
+}
+
+static void test_opts(void) {
+  sb_opts o;
+  static const char *const defaults[] = {"snakepit-bench", NULL};
+  static const char *const full[] = {"snakepit-bench",
+                                     "-c",
+                                     "100",
+                                     "-r",
+                                     "3",
+                                     "-p",
+                                     "4",
+                                     "--seed",
+                                     "9",
+                                     "ws://localhost:9000/connect",
+                                     NULL};
+  static const char *const query[] = {"snakepit-bench",
+                                      "--url",
+                                      "ws://127.0.0.1:81/c?room=x",
+                                      "-p",
+                                      "500",
+                                      NULL};
+
+  CHECK(parse(&o, defaults) == 0);
+  CHECK(strcmp(o.host, "127.0.0.1") == 0 && o.port == 8080 &&
+        strcmp(o.path, "/connect") == 0);
+  CHECK(o.clients == 100 && o.rooms == 1 && o.players == 0);
+  CHECK(o.source_ips == 4); /* 32 clients per loopback address */
+  CHECK(o.connect_timeout_s > 30.19 && o.connect_timeout_s < 30.21);
+  CHECK(o.seed != 0);
+
+  CHECK(parse(&o, full) == 0);
+  CHECK(strcmp(o.host, "127.0.0.1") == 0 && o.port == 9000);
+  CHECK(o.seed == 9 && sb_opts_rooms(&o) == 3);
+  /* 100 clients over 3 rooms: 34, 33, 33; 4 players play in all 3. */
+  CHECK(sb_opts_expected_members(&o) == 100);
+
+  CHECK(parse(&o, query) == 0);
+  CHECK(strcmp(o.path, "/c") == 0 && strcmp(o.query, "room=x") == 0);
+  CHECK(o.players == 100); /* no more players than clients */
+  CHECK(sb_opts_rooms(&o) == 1 && sb_opts_expected_members(&o) == 100);
+}
+
 int main(void) {
   test_accept();
   test_encode();
   test_parse_header();
   test_scan();
   test_hist();
+  test_measure();
+  test_opts();
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
 }

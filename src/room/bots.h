@@ -2,9 +2,10 @@
  * room keeps up to N bots (named bot-1, bot-2, ...); they play through the
  * same game and protocol as people. Each bot's next direction comes from a
  * path search (bot/bot.h) that runs on the libuv thread pool on a snapshot
- * of the field taken after a tick; its answer is applied before the next
- * tick. A tick never waits: a bot whose answer is late keeps its
- * direction, and the loop thread never searches. */
+ * of the field taken after a tick, one for all the bots of the room; its
+ * answer is applied before the next tick. A tick never waits: a bot whose
+ * answer is late keeps its direction (the late answer is dropped), and the
+ * loop thread never searches. */
 #ifndef SP_BOTS_H
 #define SP_BOTS_H
 
@@ -58,6 +59,18 @@ void sp_bots_reap(sp_bots *b, const sp_game *g);
 /* The name of bot `id`, or NULL if id is not one of this room's bots. */
 const char *sp_bots_name(const sp_bots *b, uint32_t id);
 size_t sp_bots_live(const sp_bots *b);
+
+/* How the bots' snapshots are shared, for tests: one per tick in which a
+ * bot searches, whatever the number of bots. */
+typedef struct sp_bots_snap_stats {
+  uint64_t taken;   /* snapshots taken */
+  uint64_t queued;  /* searches queued on them */
+  uint64_t allocs;  /* snapshot buffers allocated (the others are reused) */
+  uint64_t dropped; /* answers that came after the tick they were for */
+  uint32_t live;    /* snapshots a queued search still holds */
+} sp_bots_snap_stats;
+
+void sp_bots_snap_stats_get(const sp_bots *b, sp_bots_snap_stats *out);
 
 /* Frees the bots once no search is running any more. */
 void sp_bots_close(sp_bots *b);

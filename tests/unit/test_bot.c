@@ -1,12 +1,15 @@
 /* The bot's path search on hand-drawn fields, then a bot playing the real
- * game with a fixed seed, and a timing figure for a 200x100 field. */
+ * game with a fixed seed, the bots of a room sharing one snapshot per tick
+ * on a real libuv thread pool, and a timing figure for a 200x100 field. */
 #include "test.h"
 
 #include <time.h>
+#include <uv.h>
 
 #include "bot/bot.h"
 #include "core/error.h"
 #include "game/game.h"
+#include "room/bots.h"
 
 static const int dx[4] = {-1, 0, 1, 0}, dy[4] = {0, -1, 0, 1};
 
@@ -539,6 +542,200 @@ TEST(plays_real_game) {
          (double)total / 80, died);
 }
 
+/* ---- room/bots: one snapshot per tick for all the bots of a room ---- */
+
+typedef struct bot_room {
+  uv_loop_t loop;
+  sp_game *game;
+  sp_bots *bots;
+  atomic_uint next_id;
+  sp_bot_stats stats;
+  uint32_t ids[8];
+  int nids;
+} bot_room;
+
+static void bot_joined(void *data, uint32_t id, const char *name, int color) {
+  bot_room *r = data;
+  (void)name;
+  (void)color;
+  if (r->nids < 8)
+    r->ids[r->nids++] = id;
+}
+
+/* A 60x30 room with one person (id 1, never steered) and NBOTS bots, each
+ * search sleeping DELAY_MS on the pool. Returns 0 or -1. */
+static int bot_room_open(bot_room *r, int nbots, uint32_t delay_ms) {
+  memset(r, 0, sizeof *r);
+  sp_game_config cfg;
+  sp_game_config_default(&cfg);
+  cfg.width = 60;
+  cfg.height = 30;
+  cfg.seed = 11;
+  atomic_init(&r->next_id, 100);
+  sp_bots_config bc = {.loop = &r->loop,
+                       .max_bots = nbots,
+                       .next_id = &r->next_id,
+                       .delay_ms = delay_ms,
+                       .stats = &r->stats};
+  uint8_t color;
+  if (uv_loop_init(&r->loop) != 0)
+    return -1;
+  if (sp_game_new(&cfg, &r->game) != 0 || sp_game_join(r->game, 1, &color) ||
+      sp_bots_new(&bc, &r->bots) != 0)
+    return -1;
+  sp_bots_fill(r->bots, r->game, 1, (size_t)nbots, bot_joined, r);
+  return r->nids == nbots ? 0 : -1;
+}
+
+/* Closes the bots (freed by their last search), runs the loop until the
+ * pool has answered, and checks that nothing is left on the loop. */
+static int bot_room_close(bot_room *r) {
+  sp_bots_close(r->bots);
+  uv_run(&r->loop, UV_RUN_DEFAULT);
+  sp_game_free(r->game);
+  return uv_loop_close(&r->loop);
+}
+
+/* What bot ID should answer on G, searched the old way: on its own copy of
+ * the field and of the other snakes' heads. */
+static int private_answer(const sp_game *g, uint32_t id, sp_bot_scratch *sc) {
+  int w = sp_game_width(g), h = sp_game_height(g), heads[32], nheads = 0;
+  sp_cell *cells = malloc(sizeof *cells * (size_t)w * (size_t)h);
+  sp_bot_snapshot s = {.width = w, .height = h, .cells = cells};
+  if (!cells || !sp_game_head(g, id, &s.head_x, &s.head_y, &s.dir)) {
+    free(cells);
+    return -1;
+  }
+  memcpy(cells, sp_game_cells(g), sizeof *cells * (size_t)w * (size_t)h);
+  for (size_t i = 0; i < sp_game_live_count(g) && nheads < 16; i++) {
+    uint32_t other, score;
+    uint8_t color;
+    int x, y, d;
+    sp_game_snake(g, i, &other, &color, &score);
+    if (other != id && sp_game_head(g, other, &x, &y, &d)) {
+      heads[2 * nheads] = x;
+      heads[2 * nheads + 1] = y;
+      nheads++;
+    }
+  }
+  s.length = sp_game_length(g, id);
+  s.nheads = nheads;
+  s.heads_xy = heads;
+  int d = sp_bot_choose(&s, sc);
+  free(cells);
+  return d;
+}
+
+TEST(bots_share_one_snapshot) {
+  /* Five bots, 40 ticks: each tick in which bots search takes exactly one
+   * snapshot, held while the searches run and released by the last; the
+   * copies are reused, not allocated per tick; and every bot turns the way
+   * a search on its own copy of the field would have. */
+  enum { NBOTS = 5, TICKS = 40 };
+  bot_room r;
+  sp_bot_scratch sc;
+  ASSERT_EQ(bot_room_open(&r, NBOTS, 0), 0);
+  ASSERT_EQ(sp_bot_scratch_init(&sc, 60, 30), 0);
+  int want[NBOTS], compared = 0, ticks_searched = 0;
+  uint64_t searched = 0;
+  for (int i = 0; i < NBOTS; i++)
+    want[i] = -1;
+  for (int t = 0; t < TICKS; t++) {
+    sp_bots_steer(r.bots, r.game);
+    for (int i = 0; i < NBOTS; i++) {
+      int x, y, d;
+      if (want[i] >= 0 && sp_game_head(r.game, r.ids[i], &x, &y, &d)) {
+        ASSERT_EQ(d, want[i]);
+        compared++;
+      }
+      want[i] = -1;
+    }
+    sp_game_tick(r.game);
+    sp_game_clear_events(r.game);
+    sp_bots_reap(r.bots, r.game);
+    int searching = 0;
+    for (int i = 0; i < NBOTS; i++) {
+      int x, y, d;
+      if (sp_game_head(r.game, r.ids[i], &x, &y, &d)) {
+        want[i] = private_answer(r.game, r.ids[i], &sc);
+        searching++;
+      }
+    }
+    sp_bots_snap_stats s0, s1, s2;
+    sp_bots_snap_stats_get(r.bots, &s0);
+    sp_bots_think(r.bots, r.game);
+    sp_bots_snap_stats_get(r.bots, &s1);
+    ASSERT_EQ(s1.queued - s0.queued, searching);
+    ASSERT_EQ(s1.taken - s0.taken, searching > 0);
+    ASSERT_EQ(s1.live, searching > 0); /* held by the queued searches */
+    uv_run(&r.loop, UV_RUN_DEFAULT);   /* every answer back */
+    sp_bots_snap_stats_get(r.bots, &s2);
+    ASSERT_EQ(s2.live, 0); /* released by the last search */
+    ASSERT_EQ(s2.dropped, 0);
+    ticks_searched += searching > 0;
+    searched += (uint64_t)searching;
+  }
+  sp_bots_snap_stats st;
+  sp_bots_snap_stats_get(r.bots, &st);
+  printf("  # %d bots, %d ticks: %llu searches on %llu snapshots, %llu "
+         "allocated; %d answers checked\n",
+         NBOTS, TICKS, (unsigned long long)st.queued,
+         (unsigned long long)st.taken, (unsigned long long)st.allocs, compared);
+  ASSERT_EQ(st.taken, ticks_searched);
+  ASSERT_EQ(st.queued, searched);
+  ASSERT(st.queued >= 3 * st.taken); /* shared, not one per bot */
+  ASSERT_EQ(st.allocs, 1);           /* one copy, reused every tick */
+  ASSERT(compared >= 3 * TICKS);
+  ASSERT_EQ(atomic_load(&r.stats.searches), searched);
+  sp_bot_scratch_free(&sc);
+  ASSERT_EQ(bot_room_close(&r), 0);
+}
+
+/* The searches of the bots of R that are still on the pool. */
+static int bots_busy(bot_room *r) {
+  sp_bots_snap_stats st;
+  sp_bots_snap_stats_get(r->bots, &st);
+  return (int)st.live;
+}
+
+TEST(bots_late_answer_dropped) {
+  /* Each search sleeps 30 ms: a tick that comes first counts the bots late
+   * and they keep their directions; their answers, when they come, are
+   * dropped, and the next tick's searches get a fresh snapshot. */
+  enum { NBOTS = 3 };
+  bot_room r;
+  ASSERT_EQ(bot_room_open(&r, NBOTS, 30), 0);
+  sp_bots_steer(r.bots, r.game);
+  sp_game_tick(r.game); /* the snakes are born */
+  sp_bots_think(r.bots, r.game);
+  ASSERT_EQ(bots_busy(&r), 1);
+  int dir0[NBOTS];
+  for (int i = 0; i < NBOTS; i++) {
+    int x, y;
+    ASSERT(sp_game_head(r.game, r.ids[i], &x, &y, &dir0[i]));
+  }
+  sp_bots_steer(r.bots, r.game); /* long before 30 ms */
+  ASSERT_EQ(atomic_load(&r.stats.late), NBOTS);
+  uv_run(&r.loop, UV_RUN_DEFAULT);
+  sp_bots_snap_stats st;
+  sp_bots_snap_stats_get(r.bots, &st);
+  ASSERT_EQ(st.dropped, NBOTS);
+  ASSERT_EQ(st.live, 0);
+  sp_bots_steer(r.bots, r.game); /* nothing to apply */
+  for (int i = 0; i < NBOTS; i++) {
+    int x, y, d;
+    ASSERT(sp_game_head(r.game, r.ids[i], &x, &y, &d));
+    ASSERT_EQ(d, dir0[i]);
+  }
+  /* A new round of searches, then the room closes while they sleep: the
+   * bots and the snapshot are freed by the last answer (ASan checks). */
+  sp_bots_think(r.bots, r.game);
+  sp_bots_snap_stats_get(r.bots, &st);
+  ASSERT_EQ(st.taken, 2);
+  ASSERT_EQ(st.allocs, 1);
+  ASSERT_EQ(bot_room_close(&r), 0);
+}
+
 static double now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -609,6 +806,8 @@ int main(void) {
   RUN(small_scratch_degrades);
   RUN(generation_wraps);
   RUN(plays_real_game);
+  RUN(bots_share_one_snapshot);
+  RUN(bots_late_answer_dropped);
   RUN(timing_200x100);
   return TEST_SUMMARY();
 }
