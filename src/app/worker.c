@@ -62,17 +62,17 @@ void sp_worker_post_top(sp_worker *w, const sp_score_row *rows, size_t n) {
 /* ---- the handler: where the network meets the rooms -------------------- */
 
 static int sp__on_upgrade(void *data, sp_conn *c, const char *query,
-                          const char **reason) {
+                          sp_refusal *why) {
   sp_worker *w = data;
   char room[SP_ROOM_NAME_MAX + 1];
-  int status = sp_lobby_parse_query(query, room, reason);
+  int status = sp_lobby_parse_query(query, room, &why->reason);
   if (status)
     return status;
   if (w->stopping) {
-    *reason = "shutting down";
+    why->reason = "shutting down";
     return 503;
   }
-  sp_member *m = sp_lobby_connect(w->lobby, c, room, &status, reason);
+  sp_member *m = sp_lobby_connect(w->lobby, c, room, &status, &why->reason);
   if (!m)
     return status;
   sp_conn_set_data(c, m);

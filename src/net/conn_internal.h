@@ -36,6 +36,8 @@ typedef enum sp_conn_state {
                         the thread pool): later input waits in the stash */
   SP_CONN_HTTP_FULL, /* answers pile up unread: reading stopped until the
                         peer catches up (or the header timeout) */
+  SP_CONN_UPGRADING, /* a valid upgrade the handler answers later: reading
+                        stopped, later bytes in the stash */
   SP_CONN_WS,        /* WebSocket open */
   SP_CONN_DRAINING,  /* closing: what is queued goes out, then our FIN */
   SP_CONN_LINGER,    /* FIN sent: waiting (bounded) for the peer's */

@@ -198,6 +198,7 @@ static void sp__sweep_cb(uv_timer_t *t) {
     switch (c->state) {
     case SP_CONN_HTTP:
     case SP_CONN_HTTP_FULL:
+    case SP_CONN_UPGRADING: /* the handler's answer is bounded too */
       if (now >= c->deadline)
         sp__header_timeout(c);
       break;
@@ -295,7 +296,8 @@ void sp_server_shutdown(sp_server *s) {
     next = c->next;
     if (c->state == SP_CONN_WS)
       sp_conn_close(c, SP_WS_GOING_AWAY);
-    else if (c->state == SP_CONN_HTTP || c->state == SP_CONN_HTTP_FULL)
+    else if (c->state == SP_CONN_HTTP || c->state == SP_CONN_HTTP_FULL ||
+             c->state == SP_CONN_UPGRADING)
       sp__conn_abort(c);
     /* A held request is answered first; the grace period bounds it. */
   }

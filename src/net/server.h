@@ -59,14 +59,22 @@ typedef struct sp_server_stats {
   uint64_t slow_consumers;   /* cut at --max-queue */
 } sp_server_stats;
 
+/* What on_upgrade may say along with a refusal. */
+typedef struct sp_refusal {
+  const char *reason;  /* one line (a static string) */
+  const char *headers; /* extra header lines ending in \r\n, or NULL */
+} sp_refusal;
+
+/* on_upgrade returns this to answer later (sp_conn_upgrade_answer). */
+#define SP_UPGRADE_LATER 1
+
 typedef struct sp_server_handler {
   void *data;
   /* A valid WebSocket upgrade for /connect with its raw query string (may
    * be empty). Returns 0 to accept (the handler may attach its state with
-   * sp_conn_set_data), or an HTTP status to refuse with, with a one-line
-   * *reason. */
-  int (*on_upgrade)(void *data, sp_conn *c, const char *query,
-                    const char **reason);
+   * sp_conn_set_data), SP_UPGRADE_LATER to answer later, or an HTTP status
+   * to refuse with, with *why filled in. */
+  int (*on_upgrade)(void *data, sp_conn *c, const char *query, sp_refusal *why);
   /* The connection has just become a WebSocket (its 101 is queued): it
    * may now be sent to and closed. */
   void (*on_open)(void *data, sp_conn *c);
@@ -115,6 +123,14 @@ void sp_server_free(sp_server *s);
  * connection is closing. A connection whose queue would pass max_queue is
  * cut off (close 1008 when it can still be sent). */
 void sp_conn_send(sp_conn *c, sp_frame *const *frames, size_t n);
+/* Answers an upgrade that on_upgrade put off, on the connection's loop:
+ * status 0 accepts it (101, then on_open), any other refuses it with that
+ * HTTP status, one-line reason and extra header lines (or NULL). Returns 0,
+ * or SP_ECLOSED when the connection went away meanwhile (nothing is sent;
+ * its memory goes now). Either way the connection may not be used after a
+ * refusal or SP_ECLOSED. */
+int sp_conn_upgrade_answer(sp_conn *c, int status, const char *reason,
+                           const char *extra);
 /* Starts the closing handshake with `code`, then closes the socket. */
 void sp_conn_close(sp_conn *c, uint16_t code);
 /* The handler has seen the connection register (new_player): it is no

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/log.h"
 #include "net/conn_internal.h"
 
@@ -167,27 +168,15 @@ static int sp__upgrade_refusal(sp_conn *c, const sp_http_request *req,
   return 0;
 }
 
-void sp__ws_upgrade(sp_conn *c, const sp_http_request *req, const char *query,
-                    const char *rest, size_t restlen) {
+/* Switches the connection to WebSocket: 101, then the handler's on_open,
+ * then the bytes that came after the request. */
+static void sp__ws_accept(sp_conn *c, const sp_http_request *req,
+                          const char *rest, size_t restlen) {
   sp_server *s = c->srv;
-  const char *text, *extra;
-  int status = sp__upgrade_refusal(c, req, &text, &extra);
-  if (status) {
-    sp__http_respond_text(c, status, text, extra, 0, 0);
-    return;
-  }
   static const sp_ws_callbacks cb = {sp__ws_message, sp__ws_output};
   sp_ws *ws;
   if (sp_ws_new(s->opt.max_message, &cb, c, &ws) != 0) {
     sp__http_respond_text(c, 500, "out of memory", NULL, 0, 0);
-    return;
-  }
-  const char *reason = "refused";
-  status =
-      s->h.on_upgrade ? s->h.on_upgrade(s->h.data, c, query, &reason) : 404;
-  if (status != 0) {
-    sp_ws_free(ws);
-    sp__http_respond_text(c, status, reason, NULL, 0, 0);
     return;
   }
   char accept[29], head[160];
@@ -211,4 +200,59 @@ void sp__ws_upgrade(sp_conn *c, const sp_http_request *req, const char *query,
     s->h.on_open(s->h.data, c);
   if (restlen > 0 && c->state == SP_CONN_WS)
     sp__ws_input(c, rest, restlen);
+}
+
+void sp__ws_upgrade(sp_conn *c, const sp_http_request *req, const char *query,
+                    const char *rest, size_t restlen) {
+  sp_server *s = c->srv;
+  const char *text, *extra;
+  int status = sp__upgrade_refusal(c, req, &text, &extra);
+  if (status) {
+    sp__http_respond_text(c, status, text, extra, 0, 0);
+    return;
+  }
+  sp_refusal why = {"refused", NULL};
+  status = s->h.on_upgrade ? s->h.on_upgrade(s->h.data, c, query, &why) : 404;
+  if (status == SP_UPGRADE_LATER) {
+    /* The handler answers later (sp_conn_upgrade_answer): the request
+     * stays in c->http, the bytes after it wait in the stash. */
+    char *stash = restlen ? malloc(restlen) : NULL;
+    if (restlen && !stash) {
+      sp__conn_abort(c);
+      return;
+    }
+    if (restlen)
+      memcpy(stash, rest, restlen);
+    c->stash = stash;
+    c->stash_len = restlen;
+    c->state = SP_CONN_UPGRADING;
+    sp__conn_hold(c);
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    return;
+  }
+  if (status != 0) {
+    sp__http_respond_text(c, status, why.reason, why.headers, 0, 0);
+    return;
+  }
+  sp__ws_accept(c, req, rest, restlen);
+}
+
+int sp_conn_upgrade_answer(sp_conn *c, int status, const char *reason,
+                           const char *extra) {
+  if (!sp__conn_unhold(c))
+    return SP_ECLOSED; /* it went away meanwhile (and is freed now) */
+  SP_ASSERT(c->state == SP_CONN_UPGRADING);
+  c->state = SP_CONN_HTTP_HELD;
+  char *rest = c->stash;
+  size_t restlen = c->stash_len;
+  c->stash = NULL;
+  c->stash_len = 0;
+  if (status != 0)
+    sp__http_respond_text(c, status, reason ? reason : "refused", extra, 0, 0);
+  else
+    sp__ws_accept(c, sp_http_request_get(c->http), rest, restlen);
+  free(rest);
+  if (c->state == SP_CONN_WS)
+    sp__conn_read_start(c);
+  return 0;
 }
