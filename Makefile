@@ -59,12 +59,13 @@ run: deps
 units: $(UNIT_BIN)
 
 # The whole suite: unit + integration + browser, then unit + integration
-# again under AddressSanitizer and UndefinedBehaviorSanitizer.
+# again under AddressSanitizer and UndefinedBehaviorSanitizer, and the
+# integration and the concurrency unit tests under ThreadSanitizer.
 test:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory all units
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 all units
-	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread all
+	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread all units
 	@tests/run.sh
 
 # Each libFuzzer target for FUZZ_SECONDS on a copy of its corpus.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite and prints one summary line "N passed, M failed".
 # Every suite is a program whose last line is "N passed, M failed".
-#   unit         the C unit tests, plain and under ASan+UBSan
+#   unit         the C unit tests, plain and under ASan+UBSan; those of
+#                the pieces shared between threads also under TSan
 #   integration  the real binary with Python websockets: plain with 1 and
 #                with 2 worker loops, under ASan+UBSan, and under TSan
 #   browser      headless Chromium driving the web client
@@ -80,12 +81,18 @@ integration() { # integration TAG BINARY WORKERS [ENV...]
   done
 }
 
+# The unit tests of the pieces that threads share, run under TSan too.
+TSAN_UNITS="test_mailbox test_directory test_outq test_iptable"
 if has unit; then
   for build in build build/asan; do
     tag=${build#build}; tag=${tag#/}; tag=${tag:-plain}
     for t in "$build"/tests/test_*; do
       [ -x "$t" ] && suite "unit[$tag] $(basename "$t")" X=1 -- "$t"
     done
+  done
+  for u in $TSAN_UNITS; do
+    t=build/tsan/tests/$u
+    [ -x "$t" ] && suite "unit[tsan] $u" TSAN_OPTIONS=halt_on_error=1 -- "$t"
   done
 fi
 if has integration; then

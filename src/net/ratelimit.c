@@ -17,7 +17,7 @@ sp_rate_verdict sp_ratelimit_take(sp_ratelimit *r,
     return SP_RATE_OK;
   }
   /* A run of drops with no gap of a second or more is "keeps exceeding". */
-  if (r->last_drop == 0 || now_ms - r->last_drop > 1000)
+  if (r->last_drop == 0 || now_ms - r->last_drop >= 1000)
     r->over_since = now_ms;
   r->last_drop = now_ms;
   return now_ms - r->over_since >= cfg->close_after_ms ? SP_RATE_CLOSE
