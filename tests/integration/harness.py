@@ -61,10 +61,11 @@ class Server:
     """The real binary on 127.0.0.1 with --port 0; the port it bound is read
     from its `event=listening` log line. Logs are kept in self.lines."""
 
-    def __init__(self, *args, data=None, env=None, wait=True, port=0):
+    def __init__(self, *args, data=None, env=None, wait=True, port=0, preexec_fn=None):
         """args are extra command-line arguments. data: the --data directory
         (a fresh temporary one by default). port: the --port value (None: no
-        --port flag, e.g. to test $PORT). env: extra environment variables."""
+        --port flag, e.g. to test $PORT). env: extra environment variables.
+        preexec_fn: run in the child before exec (e.g. to set rlimits)."""
         self.tmp = None
         if data is None:
             self.tmp = tempfile.mkdtemp(prefix="snakepit-test-")
@@ -87,7 +88,7 @@ class Server:
         if env:
             full_env.update(env)
         self.proc = subprocess.Popen([BIN] + self.args, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, env=full_env)
+                                     stderr=subprocess.PIPE, env=full_env, preexec_fn=preexec_fn)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         if wait:
