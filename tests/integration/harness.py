@@ -26,7 +26,7 @@ import traceback
 import weakref
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("SNAKEPIT_BIN", os.path.join(ROOT, "build", "snakepit"))
+BIN = os.path.abspath(os.environ.get("SNAKEPIT_BIN", os.path.join(ROOT, "build", "snakepit")))
 
 _tests = []
 
@@ -104,9 +104,10 @@ class Server:
             self.lines.append(line)
             if os.environ.get("SNAKEPIT_TEST_VERBOSE"):
                 print("  server:", line, file=sys.stderr)
-            m = re.search(r"event=listening .*port=(\d+)", line)
+            # logfmt, or one JSON object a line (--log-format json)
+            m = re.search(r'event=listening .*port=(\d+)|"event":"listening".*"port":(\d+)', line)
             if m and self.port is None:
-                self.port = int(m.group(1))
+                self.port = int(m.group(1) or m.group(2))
                 self._ready.set()
         self._ready.set()
 
