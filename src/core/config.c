@@ -882,35 +882,36 @@ static void sp__list_add(char *list, size_t len, const char *name) {
 uint64_t sp_config_commit(sp_config *running, const sp_config *next,
                           uint64_t changed, uint64_t apply) {
   char applied[512] = "", restart[512] = "", err[512];
-  char was[256], now[256], q[600];
+  char was[256], now[256], q[600], q2[600];
   uint64_t done = 0;
+  /* Apply first, so that every line below is written as the new log
+   * options say (level, format, file). */
   for (int i = 0; i < SP_OPT_COUNT; i++) {
-    const sp_option *o = &sp_options[i];
-    if (!(changed & SP_OPT_BIT(i)))
+    if (!(changed & apply & SP_OPT_BIT(i)))
       continue;
-    sp_config_format(running, (sp_opt_id)i, was, sizeof was);
-    sp_config_format(next, (sp_opt_id)i, now, sizeof now);
-    if (!(apply & SP_OPT_BIT(i))) {
-      sp_log_warn("restart_needed", "option=%s running=%s asked=%s", o->name,
-                  sp_log_quote(q, sizeof q, was, strlen(was)),
-                  sp_log_quote(q + 300, sizeof q - 300, now, strlen(now)));
-      sp__list_add(restart, sizeof restart, o->name);
-      continue;
-    }
     if (i == SP_OPT_LOG_FILE && sp_log_open(next->log_file, err, sizeof err)) {
       sp_log_error("log_file_failed", "error=%s",
                    sp_log_quote(q, sizeof q, err, strlen(err)));
-      sp__list_add(restart, sizeof restart, o->name);
       continue;
     }
     if (i == SP_OPT_MAX_CONNS)
       running->max_conns = next->max_conns;
-    sp__assign(o, running, next);
+    sp__assign(&sp_options[i], running, next);
     done |= SP_OPT_BIT(i);
-    sp__list_add(applied, sizeof applied, o->name);
+    sp__list_add(applied, sizeof applied, sp_options[i].name);
   }
   sp_log_set_level((sp_log_level)running->log_level);
   sp_log_set_format((sp_log_format)running->log_format);
+  for (int i = 0; i < SP_OPT_COUNT; i++) {
+    if (!(changed & SP_OPT_BIT(i)) || (done & SP_OPT_BIT(i)))
+      continue;
+    sp_config_format(running, (sp_opt_id)i, was, sizeof was);
+    sp_config_format(next, (sp_opt_id)i, now, sizeof now);
+    sp_log_warn("restart_needed", "option=%s running=%s asked=%s",
+                sp_options[i].name, sp_log_quote(q, sizeof q, was, strlen(was)),
+                sp_log_quote(q2, sizeof q2, now, strlen(now)));
+    sp__list_add(restart, sizeof restart, sp_options[i].name);
+  }
   sp_log_info("reload", "config=%s applied=%s not_applied=%s",
               sp_log_quote(q, sizeof q, running->config_file,
                            strlen(running->config_file)),

@@ -3,6 +3,7 @@ bad line names the file and the line (exit 2); SIGHUP reads the file again,
 applies what may change at run time, logs one `restart_needed` line for each
 change that may not, and a `reload` line listing both."""
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -79,7 +80,7 @@ def hup_and_wait(server, pattern, timeout=5.0):
     """Sends SIGHUP and waits for a log line after it that matches."""
     n = len(server.lines)
     server.proc.send_signal(signal.SIGHUP)
-    harness.poll(lambda: any(__import__("re").search(pattern, l) for l in server.lines[n:]),
+    harness.poll(lambda: any(re.search(pattern, l) for l in server.lines[n:]),
                  timeout, what=pattern)
     return server.lines[n:]
 
@@ -108,6 +109,24 @@ def sighup_applies_the_log_level_and_names_what_needs_a_restart():
             assert s.log_has("level=debug event=conn_closed"), s.lines[-5:]
             # the game still runs with the settings it started with
             assert harness.healthz(s.port)
+
+
+@test
+def sighup_switches_the_log_to_json():
+    """The new format applies before the reload is logged: the reload line
+    and the warnings are already JSON."""
+    import json
+    with Dir() as d:
+        conf = d.write("j.conf", "bots = 0\n")
+        with Server("--config", conf) as s:
+            d.write("j.conf", "bots = 1\nlog-format = json\n")
+            after = hup_and_wait(s, r'"event":"reload"')
+            objs = [json.loads(l) for l in after if l.startswith("{")]
+            assert [o["event"] for o in objs] == ["restart_needed", "reload"], after
+            assert objs[0]["option"] == "bots" and objs[0]["asked"] == "1", objs
+            assert objs[1]["applied"] == "log-format" and objs[1]["not_applied"] == "bots", objs
+            harness.http_get(s.port, "/healthz")
+            assert s.alive()
 
 
 @test

@@ -217,39 +217,26 @@ TEST(file_sets_values_flags_and_port_env_win) {
 }
 
 TEST(file_errors_name_the_file_and_line) {
+  static const struct {
+    const char *text, *want; /* want follows "FILE:" */
+  } cases[] = {
+      {"port = 9001\n# fine\nbogus = 1\n", "3: unknown option 'bogus'"},
+      {"\nport = 70000\n", "2: invalid value for port: '70000' (0..65535)"},
+      {"port 8080\n", "1: expected 'name = value', got 'port 8080'"},
+      {"config = other.conf\n", "1: 'config' is for the command line only"},
+      {"field =\n", "1: invalid value for field: '' (WxH, each side 11..1000)"},
+      {"data = \"/a\" /b\n", "1: text after the closing quote: '/b'"},
+      /* Exact names only in a file: no abbreviations. */
+      {"po = 1\n", "1: unknown option 'po'"},
+  };
   sp_config c;
   char want[600];
-  const char *p = file("b.conf", "port = 9001\n# fine\nbogus = 1\n");
-  ASSERT_EQ(parse(&c, NULL, "--config", p, NULL), 2);
-  snprintf(want, sizeof want, "%s:3: unknown option 'bogus'", p);
-  ASSERT_STR_EQ(err, want);
-  p = file("c.conf", "\nport = 70000\n");
-  ASSERT_EQ(parse(&c, NULL, "--config", p, NULL), 2);
-  snprintf(want, sizeof want,
-           "%s:2: invalid value for port: '70000' (0..65535)", p);
-  ASSERT_STR_EQ(err, want);
-  p = file("d.conf", "port 8080\n");
-  ASSERT_EQ(parse(&c, NULL, "--config", p, NULL), 2);
-  snprintf(want, sizeof want, "%s:1: expected 'name = value', got 'port 8080'",
-           p);
-  ASSERT_STR_EQ(err, want);
-  p = file("e.conf", "config = other.conf\n");
-  ASSERT_EQ(parse(&c, NULL, "--config", p, NULL), 2);
-  snprintf(want, sizeof want, "%s:1: 'config' is for the command line only", p);
-  ASSERT_STR_EQ(err, want);
-  p = file("f.conf", "field =\n");
-  ASSERT_EQ(parse(&c, NULL, "--config", p, NULL), 2);
-  snprintf(want, sizeof want,
-           "%s:1: invalid value for field: '' (WxH, each side 11..1000)", p);
-  ASSERT_STR_EQ(err, want);
-  p = file("h.conf", "data = \"/a\" /b\n");
-  ASSERT_EQ(parse(&c, NULL, "--config", p, NULL), 2);
-  snprintf(want, sizeof want, "%s:1: text after the closing quote: '/b'", p);
-  ASSERT_STR_EQ(err, want);
-  /* Exact names only in a file: no abbreviations. */
-  p = file("g.conf", "po = 1\n");
-  ASSERT_EQ(parse(&c, NULL, "--config", p, NULL), 2);
-  ASSERT(strstr(err, ":1: unknown option 'po'") != NULL);
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    const char *p = file("bad.conf", cases[i].text);
+    snprintf(want, sizeof want, "%s:%s", p, cases[i].want);
+    if (parse(&c, NULL, "--config", p, NULL) != 2 || strcmp(err, want) != 0)
+      FAILF("%s: got '%s', want '%s'", cases[i].text, err, want);
+  }
   ASSERT_EQ(parse(&c, NULL, "--config", "/nonexistent/x.conf", NULL), 2);
   ASSERT_STR_EQ(err, "cannot read configuration file '/nonexistent/x.conf': "
                      "No such file or directory");
@@ -268,12 +255,7 @@ static const char *logged(void (*fn)(void *), void *arg) {
     return "(cannot log to a file)";
   fn(arg);
   sp_log_open(NULL, err, sizeof err);
-  FILE *f = fopen(path, "r");
-  size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
-  out[n] = '\0';
-  if (f)
-    fclose(f);
-  return out;
+  return test_read_file(path, out, sizeof out);
 }
 
 typedef struct commit_args {
@@ -395,9 +377,6 @@ int main(void) {
   RUN(reload_of_a_bad_file_changes_nothing);
   RUN(commit_applies_the_log_options_and_reports_the_rest);
   RUN(format_writes_values_as_given);
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-  if (system(cmd) != 0)
-    fprintf(stderr, "could not remove %s\n", tmpdir);
+  test_rmtree(tmpdir);
   return TEST_SUMMARY();
 }

@@ -23,12 +23,7 @@ static int capture(void) {
 static const char *captured(void) {
   static char out[16384];
   sp_log_open(NULL, err, sizeof err);
-  FILE *f = fopen(path, "r");
-  size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
-  out[n] = '\0';
-  if (f)
-    fclose(f);
-  return out;
+  return test_read_file(path, out, sizeof out);
 }
 
 /* The one JSON object of a one-line text. */
@@ -186,12 +181,8 @@ TEST(reopen_after_rotation) {
   const char *now = captured();
   ASSERT(strstr(now, "event=after") != NULL);
   ASSERT(strstr(now, "event=before") == NULL);
-  FILE *f = fopen(rotated, "r");
   char old[4096];
-  size_t n = f ? fread(old, 1, sizeof old - 1, f) : 0;
-  old[n] = '\0';
-  if (f)
-    fclose(f);
+  test_read_file(rotated, old, sizeof old);
   ASSERT(strstr(old, "event=before") && strstr(old, "event=still_old"));
   ASSERT(strstr(old, "event=after") == NULL);
 }
@@ -212,9 +203,6 @@ int main(void) {
   RUN(level_filters_and_changes_at_once);
   RUN(reopen_after_rotation);
   RUN(open_failure_keeps_the_log);
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-  if (system(cmd) != 0)
-    fprintf(stderr, "could not remove %s\n", tmpdir);
+  test_rmtree(tmpdir);
   return TEST_SUMMARY();
 }
