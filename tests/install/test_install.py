@@ -151,10 +151,11 @@ def make_install_honours_prefix_and_destdir():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def verify(unit_path):
+def verify(unit_path, manpath):
     """systemd-analyze verify: exit 0 and not a word (unknown keys and bad
-    values are only warnings)."""
-    r = sh(["systemd-analyze", "verify", unit_path])
+    values are only warnings). It also runs `man` for Documentation=man:,
+    which must find the page installed with the unit (manpath)."""
+    r = sh(["systemd-analyze", "verify", unit_path], env=dict(os.environ, MANPATH=manpath))
     assert r.returncode == 0 and not (r.stdout + r.stderr).strip(), (unit_path, r.stdout + r.stderr)
 
 
@@ -166,10 +167,11 @@ def units_pass_systemd_analyze():
     try:
         make("install", f"PREFIX={tmp}")
         units = os.path.join(tmp, "lib/systemd/system")
-        verify(os.path.join(units, "snakepit.service"))
+        manpath = os.path.join(tmp, "share", "man")
+        verify(os.path.join(units, "snakepit.service"), manpath)
         inst = os.path.join(tmp, "snakepit@8081.service")  # an instance of the template
         shutil.copy(os.path.join(units, "snakepit@.service"), inst)
-        verify(inst)
+        verify(inst, manpath)
         for u in (os.path.join(units, "snakepit.service"), inst):
             r = sh(["systemd-analyze", "security", "--offline=yes", "--threshold=20", u])
             m = re.search(r"Overall exposure level for \S+: ([\d.]+) (\w+)", r.stdout)
