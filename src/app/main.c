@@ -1,7 +1,8 @@
 /* snakepit: the process. Parses the command line, opens the scores, starts
  * the server and runs the loop until SIGINT or SIGTERM, then shuts down in
  * order: stop accepting, close every client with 1001, finish the score
- * writes, exit 0 (all within 2 seconds). */
+ * writes, exit 0 (all within 2 seconds). SIGHUP reopens the log and reloads
+ * the configuration file. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
