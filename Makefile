@@ -1,5 +1,6 @@
 # snakepit: `make` builds build/snakepit, `make run` serves the game,
-# `make test` runs every test (also under ASan+UBSan), `make bench` measures.
+# `make test` runs every test (also under ASan+UBSan), `make bench` measures,
+# `make install` installs (PREFIX, DESTDIR), `make deb` builds a package.
 CC       ?= cc
 BUILD    ?= build
 SAN      ?=
@@ -24,7 +25,15 @@ WEB      := $(sort $(wildcard web/*))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all run test test-unit test-integration test-browser deps bench fuzz format clean
+# Where `make install` puts things; DESTDIR is prepended to each (staging).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+DATADIR    ?= $(PREFIX)/share
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+
+.PHONY: all run test test-unit test-integration test-browser deps bench fuzz format clean install uninstall deb
 all: $(BUILD)/snakepit
 
 $(BUILD)/snakepit: $(OBJ)
@@ -80,6 +89,35 @@ bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory -C bench run
+
+# The binary, its manual page, the systemd units (with this PREFIX's paths),
+# the configuration file (an existing one is kept), and every other file of
+# deploy/ (the cluster configurations) under DATADIR/snakepit.
+install: all
+	install -D -m 0755 $(BUILD)/snakepit $(DESTDIR)$(BINDIR)/snakepit
+	install -D -m 0644 docs/snakepit.1 $(DESTDIR)$(MANDIR)/man1/snakepit.1
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in deploy/systemd/*.in; do \
+	  sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$u \
+	    >$(DESTDIR)$(UNITDIR)/$$(basename $$u .in) && \
+	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u .in) || exit 1; \
+	done
+	[ -e $(DESTDIR)$(SYSCONFDIR)/snakepit/snakepit.conf ] || \
+	  install -D -m 0644 deploy/snakepit.conf $(DESTDIR)$(SYSCONFDIR)/snakepit/snakepit.conf
+	cd deploy && find . -type f ! -path './systemd/*' | while read -r f; do \
+	  install -D -m 0644 "$$f" "$(DESTDIR)$(DATADIR)/snakepit/$${f#./}" || exit 1; \
+	done
+
+# Removes what install put, except the configuration file and the scores.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/snakepit $(DESTDIR)$(MANDIR)/man1/snakepit.1
+	for u in deploy/systemd/*.in; do rm -f $(DESTDIR)$(UNITDIR)/$$(basename $$u .in); done
+	rm -rf $(DESTDIR)$(DATADIR)/snakepit
+
+# build/snakepit_VERSION-1_ARCH.deb (scripts/mkdeb.sh, dpkg-deb).
+deb: all
+	@scripts/deps.sh deb
+	@BUILD=$(BUILD) scripts/mkdeb.sh
 
 format:
 	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h tools/*.c

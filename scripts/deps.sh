@@ -1,13 +1,15 @@
 #!/bin/sh
 # Installs the Debian packages a target needs, and only those that are missing.
-# Usage: scripts/deps.sh build|test|bench|fuzz
+# Usage: scripts/deps.sh build|test|bench|fuzz|deb
 set -eu
 build="gcc make pkg-config libuv1-dev libhttp-parser-dev libwslay-dev libssl-dev libjansson-dev libsqlite3-dev"
+deb="dpkg-dev binutils"
 case "${1:-build}" in
   build) want="$build" ;;
-  test)  want="$build python3 python3-websockets chromium nodejs npm clang libclang-rt-14-dev valgrind e2fsprogs" ;;
+  test)  want="$build python3 python3-websockets chromium nodejs npm clang libclang-rt-14-dev valgrind e2fsprogs $deb systemd groff-base man-db strace util-linux" ;;
   bench) want="$build python3 iproute2" ;;
   fuzz)  want="$build clang libclang-rt-14-dev" ;;
+  deb)   want="$build $deb" ;;
   *) echo "deps.sh: unknown target '$1'" >&2; exit 2 ;;
 esac
 missing=""

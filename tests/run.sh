@@ -5,13 +5,15 @@
 #                the pieces shared between threads also under TSan
 #   integration  the real binary with Python websockets: plain with 1 and
 #                with 2 worker loops, under ASan+UBSan, and under TSan
+#   install      make install, the systemd units, the Debian package and its
+#                service started as the unit would (once, not per build)
 #   browser      headless Chromium driving the web client
 #   fuzz         every fuzz target over its committed corpus, once
 # Set SUITES="unit integration" (etc.) to run only some.
 set -u
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
-SUITES=${SUITES:-unit integration browser fuzz}
+SUITES=${SUITES:-unit integration install browser fuzz}
 total_pass=0 total_fail=0
 declare -a report
 
@@ -101,6 +103,9 @@ if has integration; then
   integration "asan" build/asan/snakepit 2
   [ -x build/tsan/snakepit ] && integration "tsan" build/tsan/snakepit 2 \
     TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+fi
+if has install; then
+  suite "install" X=1 -- "$PY" tests/install/test_install.py
 fi
 if has browser && [ -x tests/browser/run.sh ]; then
   suite "browser" X=1 -- tests/browser/run.sh

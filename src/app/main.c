@@ -1,14 +1,14 @@
 /* snakepit: the process. Parses the command line, opens the scores, starts
  * the server and runs the loop until SIGINT or SIGTERM, then shuts down in
  * order: stop accepting, close every client with 1001, finish the score
- * writes, exit 0 (all within 2 seconds). */
+ * writes, exit 0 (all within 2 seconds). SIGHUP reopens the log and reloads
+ * the configuration file. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -33,7 +33,7 @@ typedef struct sp_app {
   sp_shared sh;
   sp_mailbox *mail;
   uv_os_sock_t port_lock;
-  uv_signal_t sigint, sigterm;
+  uv_signal_t sigint, sigterm, sighup;
   uv_timer_t watchdog;
   int stopping;
   int workers_done;
@@ -60,6 +60,7 @@ static void sp__scores_closed(void *arg) {
   uv_close((uv_handle_t *)&app->watchdog, NULL);
   uv_close((uv_handle_t *)&app->sigint, NULL);
   uv_close((uv_handle_t *)&app->sigterm, NULL);
+  uv_close((uv_handle_t *)&app->sighup, NULL);
   sp_mailbox_close(app->mail);
 }
 
@@ -102,6 +103,35 @@ static void sp__on_signal(uv_signal_t *sig, int signum) {
   uv_timer_start(&app->watchdog, sp__watchdog, SP_SHUTDOWN_LIMIT_MS, 0);
 }
 
+/* SIGHUP: reopen the log (logrotate), read the configuration file again
+ * and apply what may change at run time; the rest is logged as needing a
+ * restart. */
+static void sp__on_hup(uv_signal_t *sig, int signum) {
+  sp_app *app = sig->data;
+  char err[512], q[600];
+  sp_config next;
+  uint64_t changed;
+  (void)signum;
+  if (app->stopping)
+    return;
+  if (sp_log_reopen(err, sizeof err) != 0)
+    sp_log_error("log_reopen_failed", "error=%s",
+                 sp_log_quote(q, sizeof q, err, strlen(err)));
+  if (!app->cfg.config_file[0]) {
+    sp_log_info("reload", "config=none");
+    return;
+  }
+  if (sp_config_reload(app->cfg.config_file, &app->cfg, &next, &changed, err,
+                       sizeof err) != 0) {
+    sp_log_error("reload_failed", "error=%s",
+                 sp_log_quote(q, sizeof q, err, strlen(err)));
+    return;
+  }
+  /* Phase 2: post next's run-time options (sp_config_runtime_mask) to every
+   * worker here, and pass that mask instead of the hub's own. */
+  sp_config_commit(&app->cfg, &next, changed, SP_CONFIG_HUB_OPTIONS);
+}
+
 /* ---- start ------------------------------------------------------------ */
 
 static int sp__mkdirs(const char *path) {
@@ -125,46 +155,32 @@ static int sp__mkdirs(const char *path) {
   return 0;
 }
 
-/* Every connection is a descriptor: make room for --max-conns of them,
- * plus the listener, the database, the thread pool and a margin. */
-static void sp__raise_fd_limit(int max_conns) {
-  struct rlimit rl;
-  rlim_t need = (rlim_t)max_conns + 64;
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
-    return;
-  rlim_t want = need;
-  if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-    /* A privileged process may raise the hard limit too. */
-    struct rlimit both = {need, need};
-    if (setrlimit(RLIMIT_NOFILE, &both) == 0)
-      return;
-    want = rl.rlim_max;
-  }
-  rl.rlim_cur = want;
-  if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || want < need)
-    sp_log_warn("fd_limit", "wanted=%llu got=%llu max_conns=%d",
-                (unsigned long long)need, (unsigned long long)want, max_conns);
-}
-
 int main(int argc, char **argv) {
   static sp_app app;
+  char err[512];
   sp_config_default(&app.cfg);
-  int rc = sp_config_parse(&app.cfg, argc, argv, getenv("PORT"));
+  int rc =
+      sp_config_parse(&app.cfg, argc, argv, getenv("PORT"), err, sizeof err);
   if (rc == 1)
-    return 0;
-  if (rc != 0)
-    return 2;
+    return 0; /* --help or --version */
+  if (rc == 0)
+    rc = sp_config_prepare(&app.cfg, err, sizeof err);
+  if (rc != 0) {
+    fprintf(stderr, "snakepit: %s\n", err);
+    return rc;
+  }
   sp_config *cfg = &app.cfg;
-  sp_log_set_level((sp_log_level)cfg->log_level);
   sp_fault_init();
   signal(SIGPIPE, SIG_IGN);
-  /* SIGINT and SIGTERM wait (blocked) until the hub can handle them: one
-   * that arrives during start-up still gets the orderly shutdown. The
-   * worker threads inherit the mask, so these signals reach the hub. */
+  /* SIGINT, SIGTERM and SIGHUP wait (blocked) until the hub can handle
+   * them: one that arrives during start-up still gets the orderly shutdown
+   * (or reload). The worker threads inherit the mask, so these signals
+   * reach the hub. */
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
   app.loop = uv_default_loop();
 
@@ -189,8 +205,6 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  sp__raise_fd_limit(cfg->max_conns);
-  char err[512];
   if (sp_scores_open(app.loop, cfg->data_dir, &app.scores, err, sizeof err)) {
     fprintf(stderr, "snakepit: cannot open the top scores: %s\n", err);
     return 1;
@@ -239,18 +253,22 @@ int main(int argc, char **argv) {
   }
   uv_signal_init(app.loop, &app.sigint);
   uv_signal_init(app.loop, &app.sigterm);
-  app.sigint.data = app.sigterm.data = &app;
+  uv_signal_init(app.loop, &app.sighup);
+  app.sigint.data = app.sigterm.data = app.sighup.data = &app;
   uv_signal_start(&app.sigint, sp__on_signal, SIGINT);
   uv_signal_start(&app.sigterm, sp__on_signal, SIGTERM);
+  uv_signal_start(&app.sighup, sp__on_hup, SIGHUP);
   pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
   uv_timer_init(app.loop, &app.watchdog);
   app.watchdog.data = &app;
 
   sp_log_info("listening",
               "host=%s port=%d version=%s workers=%d tick_rate=%g "
-              "field=%dx%d max_players=%d top_scores=%zu",
+              "field=%dx%d max_players=%d bots=%d round_seconds=%d "
+              "max_conns=%d top_scores=%zu",
               cfg->host, sh->port, SP_VERSION, cfg->workers, cfg->tick_rate,
-              cfg->field_w, cfg->field_h, cfg->max_players, sh->ntop);
+              cfg->field_w, cfg->field_h, cfg->max_players, cfg->bots,
+              cfg->round_seconds, cfg->max_conns, sh->ntop);
   uv_run(app.loop, UV_RUN_DEFAULT);
 
   sp_directory_free(sh->dir);

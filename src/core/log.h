@@ -1,6 +1,9 @@
-/* log: one line per event on stderr, `ts=... level=... event=NAME k=v ...`.
- * Values that come from peers (names, paths) go through sp_log_quote so that
- * a line can never be split or forged by what a client sends. */
+/* log: one line per event, `ts=... level=... event=NAME k=v ...` (logfmt)
+ * or the same fields as one JSON object per line (--log-format json), on
+ * standard error or in a file (--log-file, reopened on SIGHUP so that
+ * logrotate works). Values that come from peers (names, paths) go through
+ * sp_log_quote so that a line can never be split or forged by what a client
+ * sends; the JSON form keeps them escaped. */
 #ifndef SP_LOG_H
 #define SP_LOG_H
 
@@ -13,10 +16,26 @@ typedef enum {
   SP_LOG_ERROR
 } sp_log_level;
 
+typedef enum { SP_LOG_LOGFMT, SP_LOG_JSON } sp_log_format;
+
+/* Level and format may be changed at any time from any thread. */
 void sp_log_set_level(sp_log_level level);
 sp_log_level sp_log_get_level(void);
+void sp_log_set_format(sp_log_format format);
 /* Parses "debug", "info", "warn" or "error"; returns -1 for anything else. */
 int sp_log_parse_level(const char *s);
+
+/* Sends the log (and everything else written to standard error) to the
+ * file path, appending, created with mode 0640 if missing; NULL or "" sends
+ * it back to the standard error the process started with. The descriptor
+ * is swapped with dup2, so a thread writing a line at the same moment
+ * writes it whole to the old file or to the new one. Returns 0, or -1 with
+ * one line in err (the log is unchanged). Call from one thread only (the
+ * hub), like sp_log_reopen. */
+int sp_log_open(const char *path, char *err, size_t errlen);
+/* Opens the same path again (after logrotate moved the file away). Does
+ * nothing when logging to standard error. Returns 0 or -1 with err. */
+int sp_log_reopen(char *err, size_t errlen);
 
 /* Writes one line: the fixed fields, then `event=EVENT`, then the formatted
  * key=value fields (may be NULL). Thread-safe: each line is one write(2). */

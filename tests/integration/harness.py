@@ -26,7 +26,7 @@ import traceback
 import weakref
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("SNAKEPIT_BIN", os.path.join(ROOT, "build", "snakepit"))
+BIN = os.path.abspath(os.environ.get("SNAKEPIT_BIN", os.path.join(ROOT, "build", "snakepit")))
 # A binary built with ASan or TSan runs several times slower: checks that
 # bound a delay allow for it.
 SANITIZED = any(part in ("asan", "tsan") for part in BIN.split(os.sep))
@@ -64,10 +64,11 @@ class Server:
     """The real binary on 127.0.0.1 with --port 0; the port it bound is read
     from its `event=listening` log line. Logs are kept in self.lines."""
 
-    def __init__(self, *args, data=None, env=None, wait=True, port=0):
+    def __init__(self, *args, data=None, env=None, wait=True, port=0, preexec_fn=None):
         """args are extra command-line arguments. data: the --data directory
         (a fresh temporary one by default). port: the --port value (None: no
-        --port flag, e.g. to test $PORT). env: extra environment variables."""
+        --port flag, e.g. to test $PORT). env: extra environment variables.
+        preexec_fn: run in the child before exec (e.g. to set rlimits)."""
         self.tmp = None
         if data is None:
             self.tmp = tempfile.mkdtemp(prefix="snakepit-test-")
@@ -90,7 +91,7 @@ class Server:
         if env:
             full_env.update(env)
         self.proc = subprocess.Popen([BIN] + self.args, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, env=full_env)
+                                     stderr=subprocess.PIPE, env=full_env, preexec_fn=preexec_fn)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         if wait:
@@ -106,9 +107,10 @@ class Server:
             self.lines.append(line)
             if os.environ.get("SNAKEPIT_TEST_VERBOSE"):
                 print("  server:", line, file=sys.stderr)
-            m = re.search(r"event=listening .*port=(\d+)", line)
+            # logfmt, or one JSON object a line (--log-format json)
+            m = re.search(r'event=listening .*port=(\d+)|"event":"listening".*"port":(\d+)', line)
             if m and self.port is None:
-                self.port = int(m.group(1))
+                self.port = int(m.group(1) or m.group(2))
                 self._ready.set()
         self._ready.set()
 

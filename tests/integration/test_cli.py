@@ -2,6 +2,7 @@
 --data creation, the smallest field, --log-level."""
 import asyncio
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -14,7 +15,7 @@ OPTIONS = ["--host", "--port", "--data", "--static", "--tick-rate", "--max-playe
            "--seed", "--max-message", "--max-queue", "--log-level", "--help", "--version"]
 
 
-def run(args, timeout=5.0, env=None):
+def run(args, timeout=5.0, env=None, cwd=None):
     """Runs the binary to completion; returns (status, stdout, stderr). A
     binary still running after timeout (it accepted the arguments and is
     serving) is killed and reported."""
@@ -23,7 +24,8 @@ def run(args, timeout=5.0, env=None):
     full_env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
     if env:
         full_env.update(env)
-    p = subprocess.Popen([BIN] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env)
+    p = subprocess.Popen([BIN] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
+                         cwd=cwd)
     try:
         out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -189,6 +191,118 @@ async def smallest_field_11x11_plays():
             raise AssertionError("frames still arriving after GAME OVER")
         await p.close()
         assert await asyncio.to_thread(harness.healthz, s.port)
+
+
+def listening_fields(server):
+    """The key=value fields of the server's `event=listening` line."""
+    line = next(l for l in server.lines if "event=listening" in l)
+    return dict(f.split("=", 1) for f in line.split() if "=" in f)
+
+
+@test
+def missing_value_is_reported_not_taken_from_the_next_option():
+    """`--port --bots 3` used to report "invalid value for --port: '--bots'"
+    (or, for a path, to run with a data directory called --port)."""
+    tmp = tempfile.mkdtemp(prefix="snakepit-cli-")
+    problems = []
+    try:
+        for args, opt in ((["--port", "--bots", "3"], "--port"),
+                          (["--data", "--port", "0"], "--data"),
+                          (["--tick-rate", "--field", "20x20"], "--tick-rate"),
+                          (["--host", "--port=0"], "--host")):
+            code, out, err = run(["--data", tmp] + args if opt != "--data" else args, timeout=3,
+                                 cwd=tmp)
+            lines = [l for l in err.splitlines() if l.strip()]
+            if code != 2 or len(lines) != 1 or opt not in lines[0] or "needs a value" not in lines[0]:
+                problems.append(f"{args}: exit {code}, stderr {err[-300:]!r}")
+        assert not os.path.exists(os.path.join(tmp, "--port")), "ran with --data --port"
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    assert not problems, "\n".join(problems)
+
+
+@test
+def host_name_is_resolved_and_the_address_logged():
+    expected = socket.getaddrinfo("localhost", None, socket.AF_INET)[0][4][0]
+    with Server("--host", "localhost") as s:
+        f = listening_fields(s)
+        assert f["host"] == expected, (f, expected)
+        assert s.log_has(r"event=host_resolved name=localhost .*host=" + expected), s.lines
+        assert harness.healthz(s.port)
+
+
+@test
+def bad_host_names_are_refused():
+    for bad in ("no such host", "bad_name!", "-leading.dash", "a..b", "x" * 300):
+        code, out, err = run(["--host", bad, "--port", "0"], timeout=3)
+        lines = [l for l in err.splitlines() if l.strip()]
+        assert code == 2 and len(lines) == 1 and "host" in lines[0], (bad, code, err)
+
+
+def fd_reserve(workers):
+    """Descriptors kept for everything but connections (README, "Limits")."""
+    return 64 + 4 * workers
+
+
+def workers_of(server):
+    return int(listening_fields(server)["workers"])
+
+
+@test
+def plain_start_sizes_max_conns_to_the_descriptor_limit():
+    """The default --max-conns used to warn `fd_limit` on every start where
+    the hard limit is below 50064 (as here)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with Server() as s:
+        assert not [l for l in s.lines if "fd_limit" in l], s.lines
+        f = listening_fields(s)
+        want = min(50000, hard - fd_reserve(workers_of(s))) if hard != resource.RLIM_INFINITY else 50000
+        assert int(f["max_conns"]) == want, (f, hard)
+
+
+def nofile(soft, hard):
+    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def soft_nofile(pid):
+    with open(f"/proc/{pid}/limits") as f:
+        for l in f:
+            if l.startswith("Max open files"):
+                return int(l.split()[3])
+    raise AssertionError("no Max open files in /proc/PID/limits")
+
+
+@test
+def low_descriptor_limit_raises_soft_to_hard_without_a_warning():
+    with Server(preexec_fn=nofile(256, 1024)) as s:
+        f = listening_fields(s)
+        assert int(f["max_conns"]) == 1024 - fd_reserve(workers_of(s)), f
+        assert soft_nofile(s.proc.pid) == 1024
+        assert not [l for l in s.lines if "fd_limit" in l], s.lines
+    with Server("--max-conns", "500", preexec_fn=nofile(256, 1024)) as s:
+        assert int(listening_fields(s)["max_conns"]) == 500
+        assert soft_nofile(s.proc.pid) >= 500 + fd_reserve(workers_of(s))
+        assert not [l for l in s.lines if "fd_limit" in l], s.lines
+
+
+@test
+def asking_for_more_conns_than_descriptors_warns_once():
+    with Server("--max-conns", "5000", preexec_fn=nofile(256, 1024)) as s:
+        got = 1024 - fd_reserve(workers_of(s))
+        warn = [l for l in s.lines if "fd_limit" in l]
+        assert len(warn) == 1 and "level=warn" in warn[0], s.lines
+        assert "max_conns_asked=5000" in warn[0] and f"max_conns={got}" in warn[0], warn
+        assert int(listening_fields(s)["max_conns"]) == got
+
+
+@test
+def listening_line_shows_bots_and_round_length():
+    with Server("--bots", "2", "--round-seconds", "30") as s:
+        f = listening_fields(s)
+        assert f.get("bots") == "2" and f.get("round_seconds") == "30", f
+    with Server() as s:
+        f = listening_fields(s)
+        assert f.get("bots") == "0" and f.get("round_seconds") == "0", f
 
 
 harness.main()

@@ -65,6 +65,26 @@ static int sp__test_passed, sp__test_failed;
     fflush(stdout);                                                            \
   } while (0)
 
+/* Reads at most len - 1 bytes of a file into buf (NUL-terminated; empty if
+ * the file cannot be read). Returns buf. */
+static inline const char *test_read_file(const char *path, char *buf,
+                                         size_t len) {
+  FILE *f = fopen(path, "r");
+  size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+  buf[n] = '\0';
+  if (f)
+    fclose(f);
+  return buf;
+}
+
+/* Removes a temporary directory a test file made, with what is in it. */
+static inline void test_rmtree(const char *dir) {
+  char cmd[1100];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", dir);
+}
+
 #define TEST_SUMMARY()                                                         \
   (printf("%d passed, %d failed\n", sp__test_passed, sp__test_failed),         \
    sp__test_failed ? 1 : 0)
