@@ -6,11 +6,14 @@
 #                with 2 worker loops, under ASan+UBSan, and under TSan
 #   browser      headless Chromium driving the web client
 #   fuzz         every fuzz target over its committed corpus, once
+#   cluster      src/cluster against real redis-server, the shipped
+#                haproxy.cfg and its Lua with real haproxy, and
+#                scripts/cluster.sh: plain, and under ASan+UBSan
 # Set SUITES="unit integration" (etc.) to run only some.
 set -u
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
-SUITES=${SUITES:-unit integration browser fuzz}
+SUITES=${SUITES:-unit integration browser fuzz cluster}
 total_pass=0 total_fail=0
 declare -a report
 
@@ -100,6 +103,22 @@ if has browser && [ -x tests/browser/run.sh ]; then
 fi
 if has fuzz && [ -f tests/fuzz/Makefile ]; then
   suite "fuzz corpus" X=1 -- make --no-print-directory -s -C tests/fuzz check
+fi
+# The cluster files run one at a time: they measure failover by the clock
+# (leases of 1.5 s, timeouts of 0.5 s). The HAProxy routing test runs no
+# code of ours but the Lua, so it runs once.
+ONCE="test_haproxy.py"
+if has cluster; then
+  for build in build build/asan; do
+    tag=${build#build}; tag=${tag#/}; tag=${tag:-plain}
+    [ -x "$build/tests/cluster_node" ] || continue
+    for f in tests/cluster/test_*.py; do
+      base=$(basename "$f")
+      case " $ONCE " in *" $base "*) [ "$tag" = plain ] || continue ;; esac
+      suite "cluster[$tag] $base" SNAKEPIT_CLUSTER_NODE="$build/tests/cluster_node" \
+        SNAKEPIT_BIN="$build/snakepit" -- "$PY" "$f"
+    done
+  done
 fi
 
 echo

@@ -43,6 +43,8 @@ void sp_config_default(sp_config *cfg) {
   cfg->workers = sp__cpus();
   cfg->bots = 0;
   cfg->round_seconds = 0;
+  cfg->lease_time = 3;
+  cfg->redis_timeout = 1;
 }
 
 static const char sp__usage[] =
@@ -93,6 +95,18 @@ static const char sp__usage[] =
     "(default 0)\n"
     "  --round-seconds S    length of a timed round, 0 for unlimited "
     "(default 0)\n"
+    "\n"
+    "Cluster (several nodes behind HAProxy, sharing state in Redis):\n"
+    "  --redis URL          redis://HOST:PORT[/DB] or unix:PATH: turns "
+    "cluster\n"
+    "                       mode on (default off: one node, SQLite)\n"
+    "  --node-id ID         this node's name, 1 to 32 of A-Z a-z 0-9 _ -\n"
+    "                       (default HOSTNAME-PORT)\n"
+    "  --lease-time S       how long a room's lease lasts unrenewed: a dead\n"
+    "                       node's rooms move after S seconds (default 3)\n"
+    "  --redis-timeout S    a Redis that does not answer within S seconds "
+    "is\n"
+    "                       down (default 1, at most half the lease time)\n"
     "\n"
     "  --help               show this help and exit\n"
     "  --version            show the version and exit\n";
@@ -173,7 +187,11 @@ int sp_config_parse(sp_config *cfg, int argc, char **argv,
     O_ORIGINS,
     O_WORKERS,
     O_BOTS,
-    O_ROUND
+    O_ROUND,
+    O_REDIS,
+    O_NODE_ID,
+    O_LEASE,
+    O_REDIS_TO
   };
   static const struct option opts[] = {
       {"host", required_argument, NULL, O_HOST},
@@ -197,6 +215,10 @@ int sp_config_parse(sp_config *cfg, int argc, char **argv,
       {"workers", required_argument, NULL, O_WORKERS},
       {"bots", required_argument, NULL, O_BOTS},
       {"round-seconds", required_argument, NULL, O_ROUND},
+      {"redis", required_argument, NULL, O_REDIS},
+      {"node-id", required_argument, NULL, O_NODE_ID},
+      {"lease-time", required_argument, NULL, O_LEASE},
+      {"redis-timeout", required_argument, NULL, O_REDIS_TO},
       {"help", no_argument, NULL, O_HELP},
       {"version", no_argument, NULL, O_VERSION},
       {NULL, 0, NULL, 0},
@@ -341,6 +363,37 @@ int sp_config_parse(sp_config *cfg, int argc, char **argv,
         return sp__bad("round-seconds", v, "whole seconds, 0..86400");
       cfg->round_seconds = (int)n;
       break;
+    case O_REDIS: {
+      const char *why;
+      if (sp_redis_url_parse(v, &cfg->redis, &why) != 0)
+        return sp__bad("redis", v, why);
+      cfg->cluster = 1;
+      break;
+    }
+    case O_NODE_ID: {
+      size_t len = strlen(v);
+      int ok = len >= 1 && len < sizeof cfg->node_id;
+      for (size_t i = 0; ok && i < len; i++)
+        ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+             (v[i] >= '0' && v[i] <= '9') || v[i] == '_' || v[i] == '-';
+      if (!ok)
+        return sp__bad("node-id", v, "1 to 32 of A-Z a-z 0-9 _ -");
+      strcpy(cfg->node_id, v);
+      break;
+    }
+    case O_LEASE: {
+      char *end;
+      errno = 0;
+      double s = strtod(v, &end);
+      if (errno || end == v || *end != '\0' || !isfinite(s) || s < 1 || s > 600)
+        return sp__bad("lease-time", v, "seconds from 1 to 600");
+      cfg->lease_time = s;
+      break;
+    }
+    case O_REDIS_TO:
+      if (sp__parse_seconds(v, &cfg->redis_timeout) || cfg->redis_timeout > 60)
+        return sp__bad("redis-timeout", v, "seconds from 0.1 to 60");
+      break;
     case O_HELP: fputs(sp__usage, stdout); return 1;
     case O_VERSION: printf("snakepit %s\n", SP_VERSION); return 1;
     case ':':
@@ -355,6 +408,14 @@ int sp_config_parse(sp_config *cfg, int argc, char **argv,
   if (optind < argc) {
     fprintf(stderr, "snakepit: unexpected argument '%s' (see --help)\n",
             argv[optind]);
+    return 2;
+  }
+  /* A renewal must be able to time out and be retried within a lease. */
+  if (cfg->redis_timeout * 2 > cfg->lease_time) {
+    fprintf(stderr,
+            "snakepit: --redis-timeout (%g s) must be at most half of "
+            "--lease-time (%g s)\n",
+            cfg->redis_timeout, cfg->lease_time);
     return 2;
   }
   return 0;

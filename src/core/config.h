@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster/url.h"
+
 #define SP_VERSION "0.1.0"
 
 typedef struct sp_config {
@@ -34,6 +36,13 @@ typedef struct sp_config {
   int workers;                /* event loops, one thread each */
   int bots;                   /* computer snakes per room while humans play */
   int round_seconds;          /* 0: unlimited */
+  /* Cluster mode (README "Beyond one machine"): on when --redis is given. */
+  int cluster;
+  sp_redis_url redis;   /* --redis */
+  char node_id[33];     /* --node-id; empty: derived once the port is known
+                           (sp_cluster_default_node_id) */
+  double lease_time;    /* --lease-time, seconds */
+  double redis_timeout; /* --redis-timeout, seconds */
 } sp_config;
 
 /* Smallest field side: a newborn snake is born at least INIT_LENGTH + 2
