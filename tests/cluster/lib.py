@@ -312,3 +312,130 @@ class Nodes:
         if errors and exc is None:
             raise AssertionError("\n".join(errors))
         return False
+
+
+# --- HAProxy ----------------------------------------------------------------
+
+CLUSTER_SH = os.path.join(ROOT, "scripts", "cluster.sh")
+
+
+class Backend:
+    """A Python HTTP server standing in for a node behind HAProxy: /healthz
+    answers 200 "ok" (503 once unhealthy is set), every other request gets
+    200 with the backend's name; requests are recorded as (path, query)."""
+
+    def __init__(self, name):
+        import http.server
+        self.name, self.seen, self.healthy = name, [], True
+        me = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                if self.path == "/healthz":
+                    code, body = (200, b"ok") if me.healthy else (503, b"sick")
+                else:
+                    me.seen.append(self.path)
+                    code, body = 200, me.name.encode()
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # HAProxy resets health-check connections: not news
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class HAProxy:
+    """Real haproxy with deploy/haproxy.cfg as scripts/cluster.sh renders it,
+    in front of the given backends, reading leases from the given Redis."""
+
+    def __init__(self, redis, backends):
+        self.dir = tempfile.mkdtemp(prefix="snakepit-haproxy-")
+        self.port = free_port()
+        args = [CLUSTER_SH, "haproxy-cfg", "--port", str(self.port), "--dir", self.dir,
+                "--redis-port", str(redis.port)]
+        for b in backends:
+            args += ["--server", f"{b.name}=127.0.0.1:{b.port}"]
+        subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+        self.log = open(os.path.join(self.dir, "haproxy.log"), "ab")
+        self.proc = subprocess.Popen(["haproxy", "-db", "-f", os.path.join(self.dir, "haproxy.cfg")],
+                                     stdout=self.log, stderr=self.log)
+        poll(lambda: self.get("/healthz")[0] == 200, timeout=10, what="haproxy answering")
+
+    def get(self, path):
+        """(status, body) of GET path through HAProxy; (0, error) if none."""
+        import http.client
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=3)
+            c.request("GET", path)
+            r = c.getresponse()
+            body = r.read().decode(errors="replace")
+            c.close()
+            return r.status, body
+        except OSError as e:
+            return 0, str(e)
+
+    def admin(self, line):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(os.path.join(self.dir, "haproxy.sock"))
+        s.sendall(line.encode() + b"\n")
+        out = b""
+        while True:
+            data = s.recv(65536)
+            if not data:
+                break
+            out += data
+        s.close()
+        return out.decode()
+
+    def map(self):
+        """The rooms map as HAProxy holds it now: {room: node}."""
+        out = {}
+        for line in self.admin(f"show map {self.dir}/rooms.map").splitlines():
+            parts = line.split()
+            if len(parts) == 3:
+                out[parts[1]] = parts[2]
+        return out
+
+    def server_status(self, backend, name):
+        """HAProxy's status of a server: "UP", "UP 1/2" (one check failed),
+        "DOWN", "DOWN 1/2" (one check passed), ..."""
+        for line in self.admin("show stat").splitlines():
+            f = line.split(",")
+            if len(f) > 17 and f[0] == backend and f[1] == name:
+                return f[17]
+        return None
+
+    def server_up(self, backend, name):
+        return (self.server_status(backend, name) or "").startswith("UP")
+
+    def logs(self):
+        with open(os.path.join(self.dir, "haproxy.log"), errors="replace") as f:
+            return f.read()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)

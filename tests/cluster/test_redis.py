@@ -96,5 +96,28 @@ def pubsub_resubscribes_after_client_kill():
         b.expect(r"announce \* after the kill", timeout=2)
 
 
+@test
+def unix_socket_and_database_urls():
+    import os
+    r = Redis(extra=["--unixsocket", "REPLACED", "--unixsocketperm", "700"], start=False)
+    sock = os.path.join(r.dir, "redis.sock")
+    r.extra = ["--unixsocket", sock, "--unixsocketperm", "700"]
+    r.start()
+    try:
+        with Nodes(r) as mk:
+            a = mk("a", url=f"unix:{sock}")
+            a.wait_up()
+            assert a.claim("x")[0] == "granted"
+            assert r.call("GET", "sp:lease:x").startswith("a ")
+            b = mk("b", url=f"{r.url}/3")
+            b.wait_up()
+            assert b.claim("x")[0] == "granted"  # another database: its own leases
+            c = r.client()
+            assert c.call("SELECT", 3) == "OK" and c.call("GET", "sp:lease:x").startswith("b ")
+            c.close()
+    finally:
+        r.close()
+
+
 if __name__ == "__main__":
     harness.main(timeout=120)
