@@ -208,6 +208,8 @@ static void sp__cluster_kick_cb(uv_timer_t *t) {
   sp__lease_flush_ready(t->data);
 }
 
+void sp__cluster_expiry_cb(uv_timer_t *t) { sp__lease_expiry(t->data); }
+
 void sp__cluster_kick(sp_cluster *c) {
   if (!uv_is_closing((uv_handle_t *)&c->kick))
     uv_timer_start(&c->kick, sp__cluster_kick_cb, 0, 0);
@@ -243,6 +245,7 @@ static void sp__cluster_redis_closed(void *data) {
   uv_close((uv_handle_t *)&c->hb, sp__cluster_handle_closed);
   uv_close((uv_handle_t *)&c->refresh, sp__cluster_handle_closed);
   uv_close((uv_handle_t *)&c->kick, sp__cluster_handle_closed);
+  uv_close((uv_handle_t *)&c->expiry, sp__cluster_handle_closed);
 }
 
 static void sp__cluster_close_redis(sp_cluster *c) {
@@ -260,6 +263,7 @@ void sp_cluster_close(sp_cluster *c, void (*done)(void *data), void *data) {
   uv_timer_stop(&c->renew);
   uv_timer_stop(&c->hb);
   uv_timer_stop(&c->refresh);
+  uv_timer_stop(&c->expiry);
   sp__lease_release_all(c, sp__cluster_close_redis);
 }
 
@@ -317,12 +321,12 @@ int sp_cluster_start(uv_loop_t *loop, const sp_cluster_opts *opts,
     sp_redis_close(c->cmd, NULL, NULL);
     goto fail;
   }
-  uv_timer_t *timers[] = {&c->renew, &c->hb, &c->refresh, &c->kick};
-  for (size_t i = 0; i < 4; i++) {
+  uv_timer_t *timers[] = {&c->renew, &c->hb, &c->refresh, &c->kick, &c->expiry};
+  for (size_t i = 0; i < 5; i++) {
     uv_timer_init(loop, timers[i]);
     timers[i]->data = c;
   }
-  c->handles_open = 4;
+  c->handles_open = 5;
   unsigned every = c->o.lease_ms / 3;
   uv_timer_start(&c->renew, sp__cluster_renew_cb, every, every);
   uv_timer_start(&c->hb, sp__cluster_hb_cb, SP__HEARTBEAT_MS, SP__HEARTBEAT_MS);

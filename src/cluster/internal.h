@@ -39,6 +39,7 @@ struct sp_cluster {
   uv_timer_t hb;      /* heartbeat on our channel */
   uv_timer_t refresh; /* once a second: room list and top */
   uv_timer_t kick;    /* runs deferred claim callbacks */
+  uv_timer_t expiry;  /* fires at the earliest local lease deadline */
   int handles_open;
   uint64_t hb_seq;
   sp_cluster_stats st;
@@ -75,6 +76,7 @@ void sp__lease_free(sp_cluster *c);
 void sp__lease_renew_all(sp_cluster *c);   /* the renew timer */
 void sp__lease_on_up(sp_cluster *c);       /* commands came back */
 void sp__lease_flush_ready(sp_cluster *c); /* the kick timer */
+void sp__lease_expiry(sp_cluster *c);      /* the expiry timer */
 void sp__lease_release_all(sp_cluster *c, void (*then)(sp_cluster *));
 /* Calls fn for every held lease (room, epoch). */
 void sp__lease_each_held(sp_cluster *c,
@@ -92,6 +94,9 @@ void sp__top_free(sp_cluster *c);
 void sp__rooms_write(sp_cluster *c);
 void sp__rooms_read(sp_cluster *c);
 void sp__rooms_free(sp_cluster *c);
+
+/* The expiry timer's callback (sweeps the leases). */
+void sp__cluster_expiry_cb(uv_timer_t *t);
 
 /* Runs the deferred claim answers soon, from the kick timer. */
 void sp__cluster_kick(sp_cluster *c);

@@ -291,19 +291,32 @@ static void sp__lease_lost(sp_cluster *c, sp__lease *l, const char *why,
     c->h.on_lease_lost(c->h.data, room);
 }
 
-/* Every held lease whose local deadline passed is lost, first of all. */
+/* Every held lease whose local deadline passed is lost, first of all;
+ * then the expiry timer is set for the next deadline, so that a loss is
+ * reported when it happens, not at the next renewal. */
 static void sp__lease_sweep(sp_cluster *c) {
-  uint64_t now = uv_hrtime();
+  uint64_t now = uv_hrtime(), next_deadline = UINT64_MAX;
   for (size_t i = 0; i < c->nbuckets; i++) {
     sp__lease *l = c->buckets[i];
     while (l) {
       sp__lease *next = l->next;
       if (l->state == L_HELD && now >= l->deadline_ns)
         sp__lease_lost(c, l, "expired", NULL);
+      else if (l->state == L_HELD && l->deadline_ns < next_deadline)
+        next_deadline = l->deadline_ns;
       l = next;
     }
   }
+  if (c->closing || uv_is_closing((uv_handle_t *)&c->expiry))
+    return;
+  if (next_deadline == UINT64_MAX)
+    uv_timer_stop(&c->expiry);
+  else
+    uv_timer_start(&c->expiry, sp__cluster_expiry_cb,
+                   (next_deadline - now) / 1000000 + 1, 0);
 }
+
+void sp__lease_expiry(sp_cluster *c) { sp__lease_sweep(c); }
 
 void sp_cluster_release(sp_cluster *c, const char *room) {
   sp__lease *l = sp__lease_find(c, room);
@@ -405,6 +418,7 @@ static void sp__lease_claim_cb(void *data, redisReply *reply, int err) {
   sp__lease_answer_all(c, l, SP_CLAIM_GRANTED, epoch, NULL);
   c->rooms_dirty = 1;
   free(q);
+  sp__lease_sweep(c); /* arms the expiry timer */
 }
 
 int sp_cluster_claim(sp_cluster *c, const char *room, sp_claim_cb cb,

@@ -126,6 +126,11 @@ def up_status_start_down():
         rc, st = status(d)
         assert rc == 3 and set(st.values()) == {"not running"}, st
         assert http_ok(port) is False
+        # The nodes stopped cleanly (SIGTERM), with nothing from the sanitizers.
+        from lib import SANITIZER_MARKS
+        for n in ("n1", "n2", "n3"):
+            log = open(os.path.join(d, f"node-{n}.log"), errors="replace").read()
+            assert not any(m in log for m in SANITIZER_MARKS), log[-3000:]
     finally:
         sh("down", "--dir", d, check=False)
         shutil.rmtree(d, ignore_errors=True)

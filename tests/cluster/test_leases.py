@@ -130,8 +130,8 @@ def outage_longer_than_the_lease_loses_it():
         a.expect(r"lost x", timeout=LEASE_MS / 1000 + 1)
         dt = time.monotonic() - t0
         print(f"measured: lease lost {dt:.2f}s into a Redis outage (lease {LEASE_MS} ms)")
-        assert dt <= LEASE_MS / 1000 + 0.2, dt
-        assert a.saw(r"tick x stopped"), a.lines
+        assert dt <= LEASE_MS / 1000 + 0.15, dt  # at the deadline, not a renewal later
+        a.expect(r"tick x stopped", timeout=1)
         r.start()
         a.wait_up(timeout=4)
         b.wait_up(timeout=4)
