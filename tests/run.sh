@@ -105,9 +105,11 @@ if has fuzz && [ -f tests/fuzz/Makefile ]; then
   suite "fuzz corpus" X=1 -- make --no-print-directory -s -C tests/fuzz check
 fi
 # The cluster files run one at a time: they measure failover by the clock
-# (leases of 1.5 s, timeouts of 0.5 s). The HAProxy routing test runs no
-# code of ours but the Lua, so it runs once.
-ONCE="test_haproxy.py"
+# (leases of 1.5 s, timeouts of 0.5 s). The files in ONCE run only with the
+# plain build: the HAProxy routing test runs no C of ours, and the option
+# and cluster.sh tests exercise the binary, which the integration suite
+# already runs under ASan.
+ONCE="test_haproxy.py test_options.py test_cluster_sh.py"
 if has cluster; then
   for build in build build/asan; do
     tag=${build#build}; tag=${tag#/}; tag=${tag:-plain}

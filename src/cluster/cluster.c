@@ -50,9 +50,10 @@ void sp_cluster_default_node_id(char out[SP_NODE_ID_MAX + 1], int port) {
 const char *sp_cluster_node_id(const sp_cluster *c) { return c->o.node_id; }
 
 void sp_cluster_get_stats(sp_cluster *c, sp_cluster_stats *st) {
+  uv_mutex_lock(&c->mu);
   *st = c->st;
   st->redis_up = c->up;
-  st->scores_pending = c->npending;
+  uv_mutex_unlock(&c->mu);
 }
 
 int sp__cluster_eval(sp_cluster *c, const char *script, int nkeys,
@@ -93,9 +94,11 @@ static void sp__cluster_update_state(sp_cluster *c) {
   int up = sp_redis_is_up(c->cmd) && sp_redis_is_up(c->sub);
   if (up == c->up || c->closing)
     return;
+  uv_mutex_lock(&c->mu);
   c->up = up;
   if (!up)
     c->st.redis_outages++;
+  uv_mutex_unlock(&c->mu);
   sp_log_info("cluster_redis", "state=%s node=%s leases=%llu",
               up ? "up" : "down", c->o.node_id,
               (unsigned long long)c->st.leases_held);

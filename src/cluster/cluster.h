@@ -7,9 +7,11 @@
  *   - events every node hears (the top changed, announcements).
  *
  * The cluster object lives on one loop, the hub's (the main thread); every
- * function must be called on that loop's thread, except
- * sp_cluster_lease_valid, which any thread may call. Every callback and
- * hook runs on that loop, never inside the call that caused it.
+ * function must be called on that loop's thread, except the readers that
+ * the worker loops need: sp_cluster_lease_valid, sp_cluster_top,
+ * sp_cluster_rooms_json, sp_cluster_get_stats and sp_cluster_node_id,
+ * which any thread may call (a mutex, a copy). Every callback and hook
+ * runs on that loop, never inside the call that caused it.
  *
  * Redis is reached only asynchronously, over two connections (commands;
  * pub/sub), each with timeouts and reconnection (src/cluster/redis.h): a

@@ -46,8 +46,9 @@ struct sp_cluster {
   void (*done)(void *);
   void *done_data;
 
-  /* Leases. The table is changed on the loop thread under mu; other
-   * threads only read it, under mu, in sp_cluster_lease_valid. */
+  /* Leases, and everything the functions callable from any thread read
+   * (the lease table, top, mine, remote, st, up): changed on the loop
+   * thread under mu, read by other threads under mu. */
   uv_mutex_t mu;
   sp__lease **buckets;
   size_t nbuckets, nleases;
@@ -67,7 +68,7 @@ struct sp_cluster {
   int rooms_dirty, rooms_write_inflight, rooms_read_inflight;
   sp__remote_room *remote;
   size_t nremote;
-  uint64_t remote_at; /* uv_now of the last successful read, 0 never */
+  uint64_t remote_at; /* uv_hrtime of the last successful read, 0 never */
 };
 
 /* lease.c */

@@ -280,7 +280,9 @@ static void sp__lease_lost(sp_cluster *c, sp__lease *l, const char *why,
   uint64_t epoch = l->epoch;
   snprintf(room, sizeof room, "%s", l->room);
   sp__lease_remove(c, l);
+  uv_mutex_lock(&c->mu);
   c->st.lease_losses++;
+  uv_mutex_unlock(&c->mu);
   sp_log_warn("lease_lost", "room=%s epoch=%llu why=%s owner=%s", room,
               (unsigned long long)epoch, why, owner && *owner ? owner : "-");
   /* Expired by our clock but perhaps still ours in Redis (which may have
@@ -411,8 +413,8 @@ static void sp__lease_claim_cb(void *data, redisReply *reply, int err) {
   l->epoch = epoch;
   l->deadline_ns = deadline;
   c->st.leases_held++;
-  uv_mutex_unlock(&c->mu);
   c->st.lease_claims++;
+  uv_mutex_unlock(&c->mu);
   sp_log_info("lease_taken", "room=%s epoch=%llu node=%s", q->room,
               (unsigned long long)epoch, c->o.node_id);
   sp__lease_answer_all(c, l, SP_CLAIM_GRANTED, epoch, NULL);

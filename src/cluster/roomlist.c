@@ -24,9 +24,12 @@ int sp_cluster_set_rooms(sp_cluster *c, const sp_cluster_room *rows, size_t n) {
       k += sp_cluster_valid_name(copy[k].name);
     }
   }
-  free(c->mine);
+  uv_mutex_lock(&c->mu);
+  sp_cluster_room *old = c->mine;
   c->mine = copy;
   c->nmine = k;
+  uv_mutex_unlock(&c->mu);
+  free(old);
   c->rooms_dirty = 1;
   sp__rooms_write(c);
   return 0;
@@ -116,12 +119,13 @@ static void sp__rooms_read_cb(void *data, redisReply *reply, int err) {
     r->snakes = snakes;
     k++;
   }
-  free(c->remote);
+  uv_mutex_lock(&c->mu);
+  sp__remote_room *old = c->remote;
   c->remote = rows;
   c->nremote = k;
-  c->remote_at = uv_now(c->loop);
-  if (!c->remote_at)
-    c->remote_at = 1;
+  c->remote_at = uv_hrtime();
+  uv_mutex_unlock(&c->mu);
+  free(old);
 }
 
 void sp__rooms_read(sp_cluster *c) {
@@ -145,11 +149,14 @@ static int sp__room_out_cmp(const void *a, const void *b) {
 }
 
 void sp_cluster_rooms_json(sp_cluster *c, sp_buf *out) {
-  int fresh =
-      c->remote_at && uv_now(c->loop) - c->remote_at < (uint64_t)c->o.lease_ms;
+  /* Any thread: everything read here is changed only under mu. */
+  uv_mutex_lock(&c->mu);
+  int fresh = c->remote_at &&
+              uv_hrtime() - c->remote_at < (uint64_t)c->o.lease_ms * 1000000u;
   size_t cap = c->nmine + (fresh ? c->nremote : 0), n = 0;
   sp__room_out *rows = calloc(cap ? cap : 1, sizeof *rows);
   if (!rows) {
+    uv_mutex_unlock(&c->mu);
     out->failed = 1;
     return;
   }
@@ -182,6 +189,7 @@ void sp_cluster_rooms_json(sp_cluster *c, sp_buf *out) {
                   rows[i].node);
   }
   sp_buf_puts(out, "]}");
+  uv_mutex_unlock(&c->mu);
   free(rows);
 }
 

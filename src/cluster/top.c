@@ -27,7 +27,9 @@ static sp__pending_score *sp__top_pending_find(sp_cluster *c,
 
 static void sp__top_pending_drop(sp_cluster *c, sp__pending_score *p) {
   *p = c->pending[--c->npending];
+  uv_mutex_lock(&c->mu);
   c->st.scores_pending = c->npending;
+  uv_mutex_unlock(&c->mu);
 }
 
 void sp_cluster_submit_score(sp_cluster *c, const char *name, uint32_t score) {
@@ -64,7 +66,9 @@ void sp_cluster_submit_score(sp_cluster *c, const char *name, uint32_t score) {
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "%s", name);
     p->score = score;
+    uv_mutex_lock(&c->mu);
     c->st.scores_pending = c->npending;
+    uv_mutex_unlock(&c->mu);
   }
   sp__top_flush(c);
 }
@@ -147,8 +151,10 @@ static void sp__top_read_cb(void *data, redisReply *reply, int err) {
            strcmp(rows[i].name, c->top[i].name) == 0;
   if (same)
     return;
+  uv_mutex_lock(&c->mu);
   memcpy(c->top, rows, n * sizeof rows[0]);
   c->ntop = n;
+  uv_mutex_unlock(&c->mu);
   if (c->h.on_top && !c->closing)
     c->h.on_top(c->h.data, c->top, c->ntop);
 }
@@ -164,8 +170,10 @@ void sp__top_refresh(sp_cluster *c) {
 }
 
 void sp_cluster_top(sp_cluster *c, sp_score_row *rows, size_t *n) {
+  uv_mutex_lock(&c->mu);
   memcpy(rows, c->top, c->ntop * sizeof rows[0]);
   *n = c->ntop;
+  uv_mutex_unlock(&c->mu);
 }
 
 void sp__top_free(sp_cluster *c) {

@@ -223,6 +223,12 @@ class Node:
         rx = re.compile(pattern)
         return [l for l in self.lines if rx.match(l.partition(" ")[2])]
 
+    def wait_saw(self, pattern, timeout=5.0):
+        """Waits until some line so far matches, in whatever order lines
+        came (expect() consumes them in order)."""
+        return poll(lambda: self.saw(pattern), timeout=timeout, interval=0.01,
+                    what=f"{self.id}: a line matching {pattern!r}")
+
     def ask(self, line, pattern, timeout=5.0):
         self.send(line)
         return self.expect(pattern, timeout)[0]

@@ -76,9 +76,9 @@ def the_fence_a_taken_or_vanished_lease_is_not_renewed():
         # the next compare-and-renew finds both and gives them up.
         r.call("SET", "sp:lease:x", "b 999", "PX", 10000)
         r.call("DEL", "sp:lease:y")
-        a.expect(r"lost (x|y)", timeout=2)
-        a.expect(r"lost (x|y)", timeout=2)
-        a.expect(r"tick x stopped", timeout=1)
+        a.wait_saw(r"lost x", timeout=2)
+        a.wait_saw(r"lost y", timeout=2)
+        a.wait_saw(r"tick x stopped", timeout=1)
         assert lease(r, "x") == "b 999"   # never overwritten
         assert lease(r, "y") is None      # never resurrected
         assert any("why=taken owner=b" in l for l in a.log), a.log
@@ -110,7 +110,7 @@ def a_stopped_node_wakes_to_find_its_lease_gone():
         # clock), and the loss is reported before any renewal could run.
         m, t_stop = a.expect(r"tick x (\w+)", timeout=2)
         assert m.group(1) == "stopped", a.lines
-        a.expect(r"lost x", timeout=2)
+        a.wait_saw(r"lost x", timeout=2)
         assert any("room=x" in l and "why=expired" in l for l in a.log), a.log
         time.sleep(0.5)
         assert lease(r, "x") == f"b {e2}"  # a's wake-up changed nothing
@@ -127,11 +127,11 @@ def outage_longer_than_the_lease_loses_it():
         a.expect(r"tick x ok")
         r.kill9()
         t0 = time.monotonic()
-        a.expect(r"lost x", timeout=LEASE_MS / 1000 + 1)
+        a.wait_saw(r"lost x", timeout=LEASE_MS / 1000 + 1)
         dt = time.monotonic() - t0
         print(f"measured: lease lost {dt:.2f}s into a Redis outage (lease {LEASE_MS} ms)")
-        assert dt <= LEASE_MS / 1000 + 0.15, dt  # at the deadline, not a renewal later
-        a.expect(r"tick x stopped", timeout=1)
+        assert dt <= LEASE_MS / 1000 + 0.3, dt  # at the deadline (renewals are 0.5 s apart)
+        a.wait_saw(r"tick x stopped", timeout=1)
         r.start()
         a.wait_up(timeout=4)
         b.wait_up(timeout=4)
