@@ -77,6 +77,7 @@ test-cluster:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory all units
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 all units
+	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread all build/tsan/tests/cluster_node
 	@SUITES=cluster tests/run.sh
 
 # The whole suite: unit + integration + browser, then unit + integration
@@ -85,7 +86,7 @@ test:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory all units
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 all units
-	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread all
+	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread all build/tsan/tests/cluster_node
 	@tests/run.sh
 
 # Each libFuzzer target for FUZZ_SECONDS on a copy of its corpus.

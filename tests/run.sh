@@ -8,7 +8,8 @@
 #   fuzz         every fuzz target over its committed corpus, once
 #   cluster      src/cluster against real redis-server, the shipped
 #                haproxy.cfg and its Lua with real haproxy, and
-#                scripts/cluster.sh: plain, and under ASan+UBSan
+#                scripts/cluster.sh: plain, and under ASan+UBSan (and the
+#                thread-safe readers under TSan)
 # Set SUITES="unit integration" (etc.) to run only some.
 set -u
 cd "$(dirname "$0")/.."
@@ -111,14 +112,18 @@ fi
 # already runs under ASan.
 ONCE="test_haproxy.py test_options.py test_cluster_sh.py"
 if has cluster; then
-  for build in build build/asan; do
+  for build in build build/asan build/tsan; do
     tag=${build#build}; tag=${tag#/}; tag=${tag:-plain}
     [ -x "$build/tests/cluster_node" ] || continue
     for f in tests/cluster/test_*.py; do
       base=$(basename "$f")
       case " $ONCE " in *" $base "*) [ "$tag" = plain ] || continue ;; esac
+      # ThreadSanitizer: only the file made for it.
+      [ "$tag" = tsan ] && [ "$base" != test_threads.py ] && continue
       suite "cluster[$tag] $base" SNAKEPIT_CLUSTER_NODE="$build/tests/cluster_node" \
-        SNAKEPIT_BIN="$build/snakepit" -- "$PY" "$f"
+        SNAKEPIT_BIN="$build/snakepit" \
+        TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
+        -- "$PY" "$f"
     done
   done
 fi

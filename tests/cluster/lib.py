@@ -26,7 +26,8 @@ from harness import free_port, poll, test  # noqa: E402,F401
 
 NODE_BIN = os.environ.get("SNAKEPIT_CLUSTER_NODE",
                           os.path.join(ROOT, "build", "tests", "cluster_node"))
-SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
+                   "WARNING: ThreadSanitizer")
 
 
 def resp_encode(*args):
@@ -197,8 +198,13 @@ class Node:
                 q.put(line)
 
     def send(self, line):
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            time.sleep(0.2)  # let the log pump catch up
+            raise AssertionError(f"{self.id} is gone (exit {self.proc.poll()}):\n"
+                                 + "\n".join(self.log[-40:])) from None
 
     def expect(self, pattern, timeout=5.0):
         """Waits for the next line (from now on) matching pattern; returns

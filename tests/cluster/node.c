@@ -18,10 +18,15 @@
  *   announce ROOM|* TEXT
  *   stats                  -> stats up=U held=H claims=C losses=L
  *                             outages=O pending=P
+ *   hammer MS              two threads call the functions that any thread
+ *                          may call (lease_valid, top, rooms_json,
+ *                          get_stats) for MS ms while the loop goes on;
+ *                          -> hammer done calls=N (for ThreadSanitizer)
  *   close                  -> closed (then exits 0)
  * Hooks print: state up|down, lost ROOM, top_changed ..., announce
  * ROOM|* TEXT. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +116,78 @@ static void on_tick(uv_timer_t *t) {
     k->said_ok = 1;
     out("tick %s ok", k->room);
   }
+}
+
+/* ---- hammer: the thread-safe readers from other threads ------------- */
+
+typedef struct hammer {
+  uv_thread_t threads[2];
+  uv_async_t done;
+  uint64_t until_ns;
+  uv_mutex_t mu; /* guards calls and finished */
+  unsigned long long calls;
+  int finished;
+} hammer;
+
+static hammer *hm;
+
+static void hammer_thread(void *arg) {
+  int k = (int)(intptr_t)arg;
+  unsigned long long n = 0;
+  sp_buf b = SP_BUF_INIT;
+  while (uv_hrtime() < hm->until_ns) {
+    sp_score_row rows[SP_TOP_SCORES];
+    size_t nrows;
+    sp_cluster_stats st;
+    char room[8];
+    snprintf(room, sizeof room, "h%d", (int)(n % 4));
+    (void)sp_cluster_lease_valid(cl, room, n % 8);
+    sp_cluster_top(cl, rows, &nrows);
+    sp_buf_reset(&b);
+    sp_cluster_rooms_json(cl, &b);
+    sp_cluster_get_stats(cl, &st);
+    (void)sp_cluster_node_id(cl);
+    n++;
+  }
+  sp_buf_free(&b);
+  (void)k;
+  uv_mutex_lock(&hm->mu);
+  hm->calls += n;
+  hm->finished++;
+  uv_mutex_unlock(&hm->mu);
+  uv_async_send(&hm->done);
+}
+
+static void hammer_closed(uv_handle_t *h) {
+  (void)h;
+  uv_mutex_destroy(&hm->mu);
+  free(hm);
+  hm = NULL;
+}
+
+static void hammer_done(uv_async_t *a) {
+  (void)a;
+  uv_mutex_lock(&hm->mu);
+  int finished = hm->finished;
+  unsigned long long calls = hm->calls;
+  uv_mutex_unlock(&hm->mu);
+  if (finished < 2)
+    return;
+  uv_thread_join(&hm->threads[0]);
+  uv_thread_join(&hm->threads[1]);
+  out("hammer done calls=%llu", calls);
+  uv_close((uv_handle_t *)&hm->done, hammer_closed);
+}
+
+static void hammer_start(unsigned ms) {
+  if (hm)
+    return;
+  hm = calloc(1, sizeof *hm);
+  hm->until_ns = uv_hrtime() + (uint64_t)ms * 1000000u;
+  uv_mutex_init(&hm->mu);
+  uv_async_init(loop, &hm->done, hammer_done);
+  for (int k = 0; k < 2; k++)
+    uv_thread_create(&hm->threads[k], hammer_thread, (void *)(intptr_t)k);
 }
 
 static void close_rest(uv_handle_t *h, void *arg) {
@@ -204,6 +281,8 @@ static void run(char *cmd) {
         (unsigned long long)st.lease_losses,
         (unsigned long long)st.redis_outages,
         (unsigned long long)st.scores_pending);
+  } else if (strcmp(cmd, "hammer") == 0 && arg) {
+    hammer_start((unsigned)atoi(arg));
   } else if (strcmp(cmd, "close") == 0) {
     uv_read_stop((uv_stream_t *)&in);
     sp_cluster_close(cl, on_closed, NULL);
