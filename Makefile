@@ -4,7 +4,7 @@
 CC       ?= cc
 BUILD    ?= build
 SAN      ?=
-PKGS      = libuv libcrypto jansson sqlite3
+PKGS      = libuv libcrypto jansson sqlite3 hiredis
 CPPFLAGS += -Isrc -I$(BUILD)/gen -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -fno-strict-aliasing -pthread
@@ -24,6 +24,8 @@ LIBOBJ   := $(filter-out $(BUILD)/obj/app/main.o,$(OBJ))
 WEB      := $(sort $(wildcard web/*))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+# The stand-in for the core that the cluster tests drive (tests/cluster).
+CLUSTER_NODE := $(BUILD)/tests/cluster_node
 
 # Where `make install` puts things; DESTDIR is prepended to each (staging).
 PREFIX     ?= /usr/local
@@ -33,7 +35,7 @@ DATADIR    ?= $(PREFIX)/share
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 
-.PHONY: all run test test-unit test-integration test-browser deps bench fuzz format clean install uninstall deb
+.PHONY: all run test test-unit test-integration test-browser deps bench fuzz format clean install uninstall deb cluster test-cluster
 all: $(BUILD)/snakepit
 
 $(BUILD)/snakepit: $(OBJ)
@@ -58,6 +60,10 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(LIBOBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBOBJ) $(LDLIBS)
 
+$(CLUSTER_NODE): tests/cluster/node.c $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBJ) $(LDLIBS)
+
 deps:
 	@scripts/deps.sh build
 
@@ -65,7 +71,23 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/snakepit --data ./data
 
-units: $(UNIT_BIN)
+units: $(UNIT_BIN) $(CLUSTER_NODE)
+
+# Redis, 3 nodes and HAProxy on 127.0.0.1 (deploy/), the game at
+# http://localhost:8080 until Ctrl-C; scripts/cluster.sh is the tool.
+CLUSTER_DIR ?= ./cluster-data
+cluster: deps
+	@scripts/deps.sh cluster
+	@$(MAKE) --no-print-directory all
+	@scripts/cluster.sh run --nodes 3 --port 8080 --dir $(CLUSTER_DIR)
+
+# Only the cluster suite (plain and ASan builds).
+test-cluster:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory all units
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 all units
+	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread all build/tsan/tests/cluster_node
+	@SUITES=cluster tests/run.sh
 
 # The whole suite: unit + integration + browser, then unit + integration
 # again under AddressSanitizer and UndefinedBehaviorSanitizer, and the
@@ -120,7 +142,7 @@ deb: all
 	@BUILD=$(BUILD) scripts/mkdeb.sh
 
 format:
-	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h tools/*.c
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h tests/cluster/*.c tools/*.c
 
 clean:
 	rm -rf build

@@ -1,12 +1,16 @@
 #!/bin/sh
 # Installs the Debian packages a target needs, and only those that are missing.
-# Usage: scripts/deps.sh build|test|bench|fuzz|deb
+# Usage: scripts/deps.sh build|test|bench|fuzz|deb|cluster
 set -eu
-build="gcc make pkg-config libuv1-dev libhttp-parser-dev libwslay-dev libssl-dev libjansson-dev libsqlite3-dev"
+build="gcc make pkg-config libuv1-dev libhttp-parser-dev libwslay-dev libssl-dev libjansson-dev libsqlite3-dev libhiredis-dev"
 deb="dpkg-dev binutils"
+# What a local cluster runs (make cluster, the cluster tests): the real
+# Redis and HAProxy from Debian; curl for scripts/cluster.sh's checks.
+cluster="redis-server haproxy curl"
 case "${1:-build}" in
   build) want="$build" ;;
-  test)  want="$build python3 python3-websockets chromium nodejs npm clang libclang-rt-14-dev valgrind e2fsprogs $deb systemd groff-base man-db strace util-linux" ;;
+  test)  want="$build $cluster python3 python3-websockets chromium nodejs npm clang libclang-rt-14-dev valgrind e2fsprogs $deb systemd groff-base man-db strace util-linux" ;;
+  cluster) want="$build $cluster" ;;
   bench) want="$build python3 iproute2" ;;
   fuzz)  want="$build clang libclang-rt-14-dev" ;;
   deb)   want="$build $deb" ;;

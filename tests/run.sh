@@ -9,11 +9,15 @@
 #                service started as the unit would (once, not per build)
 #   browser      headless Chromium driving the web client
 #   fuzz         every fuzz target over its committed corpus, once
+#   cluster      src/cluster against real redis-server, the shipped
+#                haproxy.cfg and its Lua with real haproxy, and
+#                scripts/cluster.sh: plain, and under ASan+UBSan (and the
+#                thread-safe readers under TSan)
 # Set SUITES="unit integration" (etc.) to run only some.
 set -u
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
-SUITES=${SUITES:-unit integration install browser fuzz}
+SUITES=${SUITES:-unit integration install browser fuzz cluster}
 total_pass=0 total_fail=0
 declare -a report
 
@@ -112,6 +116,28 @@ if has browser && [ -x tests/browser/run.sh ]; then
 fi
 if has fuzz && [ -f tests/fuzz/Makefile ]; then
   suite "fuzz corpus" X=1 -- make --no-print-directory -s -C tests/fuzz check
+fi
+# The cluster files run one at a time: they measure failover by the clock
+# (leases of 1.5 s, timeouts of 0.5 s). The files in ONCE run only with the
+# plain build: the HAProxy routing test runs no C of ours, and the option
+# and cluster.sh tests exercise the binary, which the integration suite
+# already runs under ASan.
+ONCE="test_haproxy.py test_options.py test_cluster_sh.py"
+if has cluster; then
+  for build in build build/asan build/tsan; do
+    tag=${build#build}; tag=${tag#/}; tag=${tag:-plain}
+    [ -x "$build/tests/cluster_node" ] || continue
+    for f in tests/cluster/test_*.py; do
+      base=$(basename "$f")
+      case " $ONCE " in *" $base "*) [ "$tag" = plain ] || continue ;; esac
+      # ThreadSanitizer: only the file made for it.
+      [ "$tag" = tsan ] && [ "$base" != test_threads.py ] && continue
+      suite "cluster[$tag] $base" SNAKEPIT_CLUSTER_NODE="$build/tests/cluster_node" \
+        SNAKEPIT_BIN="$build/snakepit" \
+        TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
+        -- "$PY" "$f"
+    done
+  done
 fi
 
 echo

@@ -22,8 +22,10 @@ static const char *const sp__levels[] = {"debug", "info", "warn", "error",
                                          NULL};
 static const char *const sp__formats[] = {"logfmt", "json", NULL};
 
-static const char *const sp__sections[] = {"", "Limits:\n", "Scale and play:\n",
-                                           "Configuration and logs:\n", ""};
+static const char *const sp__sections[] = {
+    "", "Limits:\n", "Scale and play:\n",
+    "Cluster (several nodes behind HAProxy, sharing state in Redis):\n",
+    "Configuration and logs:\n", ""};
 
 /* Shorthands for the table: where a value lives, and a number's range. */
 #define AT(field) .offset = offsetof(sp_config, field)
@@ -216,6 +218,45 @@ const sp_option sp_options[SP_OPT_COUNT] = {
                               .help = "length of a timed round, 0 for "
                                       "unlimited",
                               .section = 2},
+    [SP_OPT_REDIS] = {.name = "redis",
+                      .arg = "URL",
+                      .kind = SP_KIND_REDIS,
+                      TEXT(redis_url),
+                      .def_doc = "off: one node, scores in SQLite",
+                      .valid = "redis://HOST:PORT[/DB] or unix:PATH",
+                      .help = "turns cluster mode on: rooms, scores and "
+                              "events shared through this Redis",
+                      .section = 3},
+    [SP_OPT_NODE_ID] = {.name = "node-id",
+                        .arg = "ID",
+                        .kind = SP_KIND_NAME,
+                        TEXT(node_id),
+                        .def_doc = "the host name and the port",
+                        .valid = "1 to 32 of A-Z a-z 0-9 _ -",
+                        .help = "this node's name in the cluster (HAProxy's "
+                                "server name)",
+                        .section = 3},
+    [SP_OPT_LEASE_TIME] = {.name = "lease-time",
+                           .arg = "S",
+                           .kind = SP_KIND_DOUBLE,
+                           AT(lease_time),
+                           RANGE(1, 600),
+                           .def = "3",
+                           .valid = "seconds from 1 to 600",
+                           .help = "how long a room's lease lasts unrenewed: "
+                                   "a dead node's rooms move after S seconds",
+                           .section = 3},
+    [SP_OPT_REDIS_TIMEOUT] = {.name = "redis-timeout",
+                              .arg = "S",
+                              .kind = SP_KIND_DOUBLE,
+                              AT(redis_timeout),
+                              RANGE(0.1, 60),
+                              .def = "1",
+                              .valid = "seconds from 0.1 to 60, at most half "
+                                       "of --lease-time",
+                              .help = "a Redis that does not answer within S "
+                                      "seconds is taken as down",
+                              .section = 3},
     [SP_OPT_CONFIG] = {.name = "config",
                        .arg = "FILE",
                        .kind = SP_KIND_STRING,
@@ -224,7 +265,7 @@ const sp_option sp_options[SP_OPT_COUNT] = {
                        .valid = "a file path",
                        .help = "read options from FILE, one `name = value` "
                                "a line (a flag wins); SIGHUP reads it again",
-                       .section = 3,
+                       .section = 4,
                        .flags = SP_OPT_CLI},
     [SP_OPT_LOG_LEVEL] = {.name = "log-level",
                           .arg = "LEVEL",
@@ -234,7 +275,7 @@ const sp_option sp_options[SP_OPT_COUNT] = {
                           .def = "info",
                           .valid = "debug, info, warn or error",
                           .help = "debug, info, warn or error",
-                          .section = 3,
+                          .section = 4,
                           .flags = SP_OPT_RUNTIME},
     [SP_OPT_LOG_FORMAT] = {.name = "log-format",
                            .arg = "FORMAT",
@@ -245,7 +286,7 @@ const sp_option sp_options[SP_OPT_COUNT] = {
                            .valid = "logfmt or json",
                            .help = "logfmt (key=value) or json (one object "
                                    "a line)",
-                           .section = 3,
+                           .section = 4,
                            .flags = SP_OPT_RUNTIME},
     [SP_OPT_LOG_FILE] = {.name = "log-file",
                          .arg = "PATH",
@@ -254,17 +295,17 @@ const sp_option sp_options[SP_OPT_COUNT] = {
                          .def_doc = "standard error",
                          .valid = "a file path",
                          .help = "append the log to PATH; SIGHUP reopens it",
-                         .section = 3,
+                         .section = 4,
                          .flags = SP_OPT_RUNTIME},
     [SP_OPT_HELP] = {.name = "help",
                      .kind = SP_KIND_FLAG,
                      .help = "show this help and exit",
-                     .section = 4,
+                     .section = 5,
                      .flags = SP_OPT_CLI},
     [SP_OPT_VERSION] = {.name = "version",
                         .kind = SP_KIND_FLAG,
                         .help = "show the version and exit",
-                        .section = 4,
+                        .section = 5,
                         .flags = SP_OPT_CLI},
 };
 
@@ -378,6 +419,27 @@ static int sp__set(const sp_option *o, sp_config *cfg, const char *v) {
       return -1;
     strcpy(p, v);
     return 0;
+  case SP_KIND_NAME: {
+    size_t len = strlen(v);
+    if (len == 0 || len >= o->size)
+      return -1;
+    for (size_t i = 0; i < len; i++)
+      if (!((v[i] >= 'A' && v[i] <= 'Z') || (v[i] >= 'a' && v[i] <= 'z') ||
+            (v[i] >= '0' && v[i] <= '9') || v[i] == '_' || v[i] == '-'))
+        return -1;
+    strcpy(p, v);
+    return 0;
+  }
+  case SP_KIND_REDIS: {
+    const char *why;
+    sp_redis_url url;
+    if (strlen(v) >= o->size || sp_redis_url_parse(v, &url, &why) != 0)
+      return -1;
+    strcpy(p, v);
+    cfg->redis = url;
+    cfg->cluster = 1;
+    return 0;
+  }
   case SP_KIND_CHOICE:
     for (int i = 0; o->choices[i]; i++)
       if (strcmp(v, o->choices[i]) == 0) {
@@ -428,7 +490,12 @@ static void sp__assign(const sp_option *o, sp_config *dst,
   } else if (o->kind == SP_KIND_FIELD) {
     dst->field_w = src->field_w;
     dst->field_h = src->field_h;
-  } else if (o->kind == SP_KIND_STRING || o->kind == SP_KIND_HOST) {
+  } else if (o->kind == SP_KIND_REDIS) {
+    strcpy(d, v);
+    dst->redis = src->redis;
+    dst->cluster = src->cluster;
+  } else if (o->kind == SP_KIND_STRING || o->kind == SP_KIND_HOST ||
+             o->kind == SP_KIND_NAME) {
     strcpy(d, v);
   } else {
     memcpy(d, v, sp__scalar_size(o->kind));
@@ -443,7 +510,8 @@ static int sp__equal(const sp_option *o, const sp_config *a,
     return a->has_seed == b->has_seed && a->seed == b->seed;
   if (o->kind == SP_KIND_FIELD)
     return a->field_w == b->field_w && a->field_h == b->field_h;
-  if (o->kind == SP_KIND_STRING || o->kind == SP_KIND_HOST)
+  if (o->kind == SP_KIND_STRING || o->kind == SP_KIND_HOST ||
+      o->kind == SP_KIND_NAME || o->kind == SP_KIND_REDIS)
     return strcmp(va, vb) == 0;
   return memcmp(va, vb, sp__scalar_size(o->kind)) == 0;
 }
@@ -470,6 +538,8 @@ const char *sp_config_format(const sp_config *cfg, sp_opt_id id, char *out,
     snprintf(out, outlen, "%dx%d", cfg->field_w, cfg->field_h);
     break;
   case SP_KIND_HOST:
+  case SP_KIND_NAME:
+  case SP_KIND_REDIS:
   case SP_KIND_STRING: snprintf(out, outlen, "%s", p); break;
   }
   return out;
@@ -752,6 +822,14 @@ int sp_config_parse(sp_config *cfg, int argc, char **argv, const char *env_port,
       }
       cfg->from_cli |= SP_OPT_BIT(SP_OPT_PORT);
     }
+  }
+  /* A renewal must be able to time out and be retried within a lease. */
+  if (cfg->redis_timeout * 2 > cfg->lease_time) {
+    snprintf(err, errlen,
+             "invalid value for --redis-timeout: '%g' (at most half of "
+             "--lease-time, %g s)",
+             cfg->redis_timeout, cfg->lease_time);
+    return 2;
   }
   return 0;
 }

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster/url.h"
+
 #define SP_VERSION "0.1.0"
 
 /* Without --max-conns: as many connections as the descriptor limit allows,
@@ -56,6 +58,14 @@ typedef struct sp_config {
   int workers;                /* event loops, one thread each */
   int bots;                   /* computer snakes per room while humans play */
   int round_seconds;          /* 0: unlimited */
+  /* Cluster mode (README "Beyond one machine"): on when --redis is given. */
+  char redis_url[512];  /* --redis as given; empty: one node with SQLite */
+  int cluster;          /* derived: --redis was given */
+  sp_redis_url redis;   /* derived: --redis parsed */
+  char node_id[33];     /* --node-id; empty: derived once the port is known
+                           (sp_cluster_default_node_id) */
+  double lease_time;    /* --lease-time, seconds */
+  double redis_timeout; /* --redis-timeout, seconds */
   uint64_t from_cli; /* SP_OPT_BIT of each option set by a flag or by PORT:
                         a reload keeps those values */
 } sp_config;
@@ -82,6 +92,10 @@ typedef enum {
   SP_OPT_WORKERS,
   SP_OPT_BOTS,
   SP_OPT_ROUND_SECONDS,
+  SP_OPT_REDIS,
+  SP_OPT_NODE_ID,
+  SP_OPT_LEASE_TIME,
+  SP_OPT_REDIS_TIMEOUT,
   SP_OPT_CONFIG,
   SP_OPT_LOG_LEVEL,
   SP_OPT_LOG_FORMAT,
@@ -102,7 +116,9 @@ typedef enum {
   SP_KIND_STRING, /* non-empty text that fits its array */
   SP_KIND_HOST,   /* an IPv4 or IPv6 address or a host name */
   SP_KIND_CHOICE, /* one of choices[]; stored as its index (an int) */
-  SP_KIND_FIELD   /* WxH, each side in [lo, hi] */
+  SP_KIND_FIELD,  /* WxH, each side in [lo, hi] */
+  SP_KIND_NAME,   /* 1 to size-1 of A-Z a-z 0-9 _ - (a node id) */
+  SP_KIND_REDIS   /* a Redis URL (cluster/url.h); also sets redis, cluster */
 } sp_opt_kind;
 
 /* Flags of an option. */
