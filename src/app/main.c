@@ -13,7 +13,9 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "app/leases.h"
 #include "app/worker.h"
+#include "cluster/cluster.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/fault.h"
@@ -35,6 +37,11 @@ typedef struct sp_app {
   uv_os_sock_t port_lock;
   uv_signal_t sigint, sigterm, sighup;
   uv_timer_t watchdog;
+  /* Cluster mode: the Redis side, the leases of this node's rooms, and the
+   * timer that publishes this node's rooms. */
+  sp_cluster *cluster;
+  sp_leases *leases;
+  uv_timer_t rooms_timer;
   int stopping;
   int workers_done;
 } sp_app;
@@ -45,6 +52,11 @@ typedef struct sp_app {
  * worker gets the new one. */
 static void sp__hub_score(void *ctx, const char *name, uint32_t score) {
   sp_app *app = ctx;
+  if (app->cluster) {
+    /* The table comes back from Redis (on_top), on every node. */
+    sp_cluster_submit_score(app->cluster, name, score);
+    return;
+  }
   if (!app->scores || !sp_scores_submit(app->scores, name, score))
     return;
   sp_score_row rows[SP_TOP_SCORES];
@@ -53,6 +65,78 @@ static void sp__hub_score(void *ctx, const char *name, uint32_t score) {
     rows[i] = *sp_scores_row(app->scores, i);
   for (int i = 0; i < app->sh.nworkers; i++)
     sp_worker_post_top(app->sh.workers[i], rows, n);
+}
+
+/* ---- cluster mode ----------------------------------------------------- */
+
+static void sp__on_cluster_top(void *data, const sp_score_row *rows, size_t n) {
+  sp_app *app = data;
+  for (int i = 0; i < app->sh.nworkers; i++)
+    sp_worker_post_top(app->sh.workers[i], rows, n);
+}
+
+static void sp__on_lease_lost(void *data, const char *room) {
+  sp_app *app = data;
+  sp_leases_lost(app->leases, room);
+}
+
+/* A room that lived here lost its lease: no one comes into it from now,
+ * and its owner loop stops it and closes its members with 1012. */
+static void sp__lose_room(void *data, const char *room) {
+  sp_app *app = data;
+  sp_room_ref ref;
+  if (sp_directory_lose(app->sh.dir, room, &ref) == 0 &&
+      ref.loop < app->sh.nworkers)
+    sp_worker_post_lose(app->sh.workers[ref.loop], ref.uid);
+}
+
+/* Once a second: this node's rooms, for every node's /api/rooms. */
+static void sp__publish_rooms(uv_timer_t *t) {
+  sp_app *app = t->data;
+  enum { SP_ROWS_MAX = 4096 };
+  static sp_directory_row rows[SP_ROWS_MAX];
+  static sp_cluster_room out[SP_ROWS_MAX];
+  size_t n = sp_directory_list(app->sh.dir, rows, SP_ROWS_MAX);
+  if (n > SP_ROWS_MAX)
+    n = SP_ROWS_MAX;
+  for (size_t i = 0; i < n; i++) {
+    memcpy(out[i].name, rows[i].name, sizeof out[i].name);
+    out[i].connections = (uint32_t)rows[i].conns;
+    out[i].snakes = (uint32_t)rows[i].snakes;
+  }
+  sp_cluster_set_rooms(app->cluster, out, n);
+}
+
+static int sp__cluster_start(sp_app *app, char *err, size_t errlen) {
+  const sp_config *cfg = &app->cfg;
+  sp_cluster_opts o = {
+      .url = cfg->redis,
+      .lease_ms = (unsigned)(cfg->lease_time * 1000),
+      .redis_timeout_ms = (unsigned)(cfg->redis_timeout * 1000),
+  };
+  if (cfg->node_id[0])
+    snprintf(o.node_id, sizeof o.node_id, "%s", cfg->node_id);
+  else
+    sp_cluster_default_node_id(o.node_id, app->sh.port);
+  sp_cluster_hooks hooks = {
+      .on_lease_lost = sp__on_lease_lost,
+      .on_top = sp__on_cluster_top,
+      .data = app,
+  };
+  int e = sp_cluster_start(app->loop, &o, &hooks, &app->cluster);
+  if (e == 0 &&
+      !(app->leases = sp_leases_new(app->cluster, sp__lose_room, app)))
+    e = UV_ENOMEM;
+  if (e) {
+    snprintf(err, errlen, "cannot start cluster mode: %s", sp_strerror(e));
+    return 1;
+  }
+  app->sh.cluster = app->cluster;
+  app->sh.leases = app->leases;
+  uv_timer_init(app->loop, &app->rooms_timer);
+  app->rooms_timer.data = app;
+  uv_timer_start(&app->rooms_timer, sp__publish_rooms, 1000, 1000);
+  return 0;
 }
 
 static void sp__scores_closed(void *arg) {
@@ -77,6 +161,17 @@ static void sp__hub_worker_done(void *ctx, int index) {
   for (int i = 0; i < app->sh.nworkers; i++)
     sp_worker_free(app->sh.workers[i]);
   app->sh.nworkers = 0;
+  if (app->cluster) {
+    /* Every room has closed and given its lease back; this releases what
+     * may be left and closes the Redis connections. */
+    uv_close((uv_handle_t *)&app->rooms_timer, NULL);
+    sp_leases_free(app->leases);
+    app->leases = app->sh.leases = NULL;
+    sp_cluster *c = app->cluster;
+    app->cluster = app->sh.cluster = NULL;
+    sp_cluster_close(c, sp__scores_closed, app);
+    return;
+  }
   sp_scores *s = app->scores;
   app->scores = NULL;
   sp_scores_close(s, sp__scores_closed, app);
@@ -205,7 +300,10 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  if (sp_scores_open(app.loop, cfg->data_dir, &app.scores, err, sizeof err)) {
+  /* A single node keeps its top scores in SQLite; a cluster node uses the
+   * cluster's, in Redis. */
+  if (!cfg->cluster &&
+      sp_scores_open(app.loop, cfg->data_dir, &app.scores, err, sizeof err)) {
     fprintf(stderr, "snakepit: cannot open the top scores: %s\n", err);
     return 1;
   }
@@ -215,7 +313,7 @@ int main(int argc, char **argv) {
   sh->hub_ctx = &app;
   sh->hub_score = sp__hub_score;
   sh->hub_worker_done = sp__hub_worker_done;
-  sh->ntop = sp_scores_count(app.scores);
+  sh->ntop = app.scores ? sp_scores_count(app.scores) : 0;
   for (size_t i = 0; i < sh->ntop; i++)
     sh->top[i] = *sp_scores_row(app.scores, i);
   sh->workers = calloc((size_t)cfg->workers, sizeof *sh->workers);
@@ -234,14 +332,26 @@ int main(int argc, char **argv) {
    * so the first connection may be routed anywhere. */
   int e = 0;
   sh->port = cfg->port;
-  for (int i = 0; i < cfg->workers && e == 0; i++) {
-    uv_os_sock_t fd;
-    if ((e = sp_server_listen_socket(cfg->host, sh->port, &fd, &sh->port)) == 0)
-      e = sp_worker_new(sh, i, fd, &sh->workers[i]);
-  }
-  if (e != 0) {
+  uv_os_sock_t *fds = calloc((size_t)cfg->workers, sizeof *fds);
+  for (int i = 0; fds && i < cfg->workers && e == 0; i++)
+    e = sp_server_listen_socket(cfg->host, sh->port, &fds[i], &sh->port);
+  if (!fds || e != 0) {
     fprintf(stderr, "snakepit: cannot listen on %s:%d: %s\n", cfg->host,
-            sh->port, sp_strerror(e));
+            sh->port, sp_strerror(fds ? e : UV_ENOMEM));
+    return 1;
+  }
+  /* The node id may come from the port: cluster mode starts once it is
+   * known, and before any worker exists, which may ask it for a lease. */
+  if (cfg->cluster && sp__cluster_start(&app, err, sizeof err) != 0) {
+    fprintf(stderr, "snakepit: %s\n", err);
+    return 1;
+  }
+  for (int i = 0; i < cfg->workers && e == 0; i++)
+    e = sp_worker_new(sh, i, fds[i], &sh->workers[i]);
+  free(fds);
+  if (e != 0) {
+    fprintf(stderr, "snakepit: cannot start the worker loops: %s\n",
+            sp_strerror(e));
     return 1;
   }
   for (int i = 0; i < cfg->workers; i++) {

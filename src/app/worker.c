@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/mailbox.h"
 #include "net/server.h"
 #include "room/lobby.h"
 
@@ -59,6 +60,162 @@ void sp_worker_post_top(sp_worker *w, const sp_score_row *rows, size_t n) {
     free(t); /* the worker has stopped: it needs no table any more */
 }
 
+typedef struct sp__uid_mail {
+  sp_mail mail;
+  uint64_t uid;
+} sp__uid_mail;
+
+static void sp__mail_lose(void *ctx, sp_mail *mail) {
+  sp_worker *w = ctx;
+  sp__uid_mail *u = (sp__uid_mail *)mail;
+  sp_lobby_lose(w->lobby, u->uid);
+  free(u);
+}
+
+void sp_worker_post_lose(sp_worker *w, uint64_t uid) {
+  sp__uid_mail *u = malloc(sizeof *u);
+  if (!u) {
+    /* The room's own check before its next tick stops it all the same. */
+    sp_log_error("lose_lost", "worker=%d error=\"%s\"", w->index,
+                 sp_strerror(UV_ENOMEM));
+    return;
+  }
+  u->uid = uid;
+  if (sp_mailbox_post(w->mail, &u->mail, sp__mail_lose) != 0)
+    free(u);
+}
+
+/* ---- cluster mode: upgrades that wait for a room's lease ------------------
+ */
+
+#define SP_RETRY_AFTER "Retry-After: 1\r\n"
+
+typedef struct sp__room_mail {
+  sp_mail mail;
+  int created;
+  char room[SP_ROOM_NAME_MAX + 1];
+} sp__room_mail;
+
+static void sp__hub_claim_done(void *ctx, sp_mail *mail) {
+  sp_shared *sh = ctx;
+  sp__room_mail *r = (sp__room_mail *)mail;
+  sp_leases_claim_done(sh->leases, r->room, r->created);
+  free(r);
+}
+
+static void sp__hub_room_closed(void *ctx, sp_mail *mail) {
+  sp_shared *sh = ctx;
+  sp__room_mail *r = (sp__room_mail *)mail;
+  sp_leases_room_closed(sh->leases, r->room);
+  free(r);
+}
+
+/* Tells the hub about a room: fn is sp__hub_claim_done or _room_closed. A
+ * message that cannot go leaves the lease held until the node stops:
+ * worse for moving the room, never a second copy of it. */
+static void sp__tell_hub(sp_worker *w, sp_mail_fn fn, const char *room,
+                         int created) {
+  sp__room_mail *r = malloc(sizeof *r);
+  if (r) {
+    r->created = created;
+    snprintf(r->room, sizeof r->room, "%s", room);
+  }
+  if (!r || sp_mailbox_post(w->sh->hub, &r->mail, fn) != 0) {
+    sp_log_error("lease_kept", "room=%s", room);
+    free(r);
+  }
+}
+
+/* Puts a connection into its room (joined or made under epoch) and opens
+ * the WebSocket; *created says whether the room was made for it. */
+static int sp__enter_room(sp_worker *w, sp_conn *c, const char *room,
+                          uint64_t epoch, int *created, sp_refusal *why) {
+  int status;
+  sp_member *m = sp_lobby_connect(w->lobby, c, room, epoch, created, &status,
+                                  &why->reason);
+  if (!m) {
+    if (w->sh->cluster && status == 503)
+      why->headers = SP_RETRY_AFTER;
+    return status;
+  }
+  sp_conn_set_data(c, m);
+  atomic_fetch_add_explicit(&w->sh->members_per_worker[w->index], 1,
+                            memory_order_relaxed);
+  return 0;
+}
+
+/* On the worker, the hub's answer to a claim: the waiting upgrade goes on
+ * into the room, or is refused with 503 and Retry-After. */
+static void sp__mail_claimed(void *ctx, sp_mail *mail) {
+  sp_worker *w = ctx;
+  sp_claim *cl = (sp_claim *)mail;
+  sp_conn *c = cl->conn;
+  int created = 0, status = 503;
+  sp_refusal why = {"the room runs on another node", SP_RETRY_AFTER};
+  if (!sp_conn_upgrade_waiting(c) || w->stopping)
+    why.reason = "gone";
+  else if (cl->result == SP_CLAIM_GRANTED)
+    status = sp__enter_room(w, c, cl->room, cl->epoch, &created, &why);
+  else if (cl->result == SP_CLAIM_UNAVAILABLE)
+    why.reason = "the cluster cannot place the room now";
+  sp_conn_upgrade_answer(c, status, why.reason, why.headers);
+  sp__tell_hub(w, sp__hub_claim_done, cl->room, created);
+  free(cl);
+}
+
+/* On the hub: sends a claim's answer back to its worker. */
+static void sp__claim_reply(sp_claim *cl) {
+  sp_worker *w = cl->worker;
+  if (sp_mailbox_post(w->mail, &cl->mail, sp__mail_claimed) != 0) {
+    /* The worker has stopped (its connection is gone with it). */
+    sp_leases_claim_done(cl->leases, cl->room, 0);
+    free(cl);
+  }
+}
+
+static void sp__hub_claim(void *ctx, sp_mail *mail) {
+  sp_shared *sh = ctx;
+  sp_claim *cl = (sp_claim *)mail;
+  cl->reply = sp__claim_reply;
+  sp_leases_claim(sh->leases, cl);
+}
+
+/* A cluster node takes a connection into a room only under the room's
+ * lease: at once when the room runs here and its lease holds, else after
+ * asking the hub for the lease. */
+static int sp__cluster_upgrade(sp_worker *w, sp_conn *c, const char *room,
+                               sp_refusal *why) {
+  sp_room_ref ref;
+  int created;
+  if (sp_directory_lookup(w->sh->dir, room, &ref) == 0 &&
+      sp_cluster_lease_valid(w->sh->cluster, room, ref.epoch))
+    return sp__enter_room(w, c, room, ref.epoch, &created, why);
+  sp_claim *cl = calloc(1, sizeof *cl);
+  if (!cl) {
+    why->reason = "out of memory";
+    why->headers = SP_RETRY_AFTER;
+    return 503;
+  }
+  cl->worker = w;
+  cl->conn = c;
+  snprintf(cl->room, sizeof cl->room, "%s", room);
+  if (sp_mailbox_post(w->sh->hub, &cl->mail, sp__hub_claim) != 0) {
+    free(cl);
+    why->reason = "shutting down";
+    return 503;
+  }
+  return SP_UPGRADE_LATER;
+}
+
+static int sp__lease_ok(void *data, const char *room, uint64_t epoch) {
+  sp_worker *w = data;
+  return sp_cluster_lease_valid(w->sh->cluster, room, epoch);
+}
+
+static void sp__room_closed(void *data, const char *room) {
+  sp__tell_hub(data, sp__hub_room_closed, room, 0);
+}
+
 /* ---- the handler: where the network meets the rooms -------------------- */
 
 static int sp__on_upgrade(void *data, sp_conn *c, const char *query,
@@ -72,13 +229,10 @@ static int sp__on_upgrade(void *data, sp_conn *c, const char *query,
     why->reason = "shutting down";
     return 503;
   }
-  sp_member *m = sp_lobby_connect(w->lobby, c, room, &status, &why->reason);
-  if (!m)
-    return status;
-  sp_conn_set_data(c, m);
-  atomic_fetch_add_explicit(&w->sh->members_per_worker[w->index], 1,
-                            memory_order_relaxed);
-  return 0;
+  if (w->sh->cluster)
+    return sp__cluster_upgrade(w, c, room, why);
+  int created;
+  return sp__enter_room(w, c, room, 0, &created, why);
 }
 
 static void sp__on_open(void *data, sp_conn *c) {
@@ -134,10 +288,21 @@ static void sp__on_http(void *data, const sp_http_request *req,
   if (req->method != HTTP_GET && req->method != HTTP_HEAD)
     return; /* 405 from the server */
   if (strcmp(path, "/healthz") == 0) {
+    /* 200 while this node can serve games: a node without Redis still
+     * runs its rooms; the body says so. */
     reply->content_type = "text/plain; charset=utf-8";
     sp_buf_puts(&reply->body, "ok");
+    if (w->sh->cluster) {
+      sp_cluster_stats st;
+      sp_cluster_get_stats(w->sh->cluster, &st);
+      if (!st.redis_up)
+        sp_buf_puts(&reply->body, "\nredis unreachable");
+    }
   } else if (strcmp(path, "/api/rooms") == 0) {
-    sp_directory_json(w->sh->dir, &reply->body);
+    if (w->sh->cluster)
+      sp_cluster_rooms_json(w->sh->cluster, &reply->body);
+    else
+      sp_directory_json(w->sh->dir, &reply->body);
   } else if (strcmp(path, "/api/scores") == 0) {
     sp_lobby_scores_json(w->lobby, &reply->body);
   } else if (strcmp(path, "/api/stats") == 0) {
@@ -286,6 +451,8 @@ int sp_worker_new(sp_shared *sh, int index, uv_os_sock_t fd, sp_worker **out) {
       .next_player_id = &sh->next_player_id,
       .dir = sh->dir,
       .nloops = sh->nworkers,
+      .lease_ok = sh->cluster ? sp__lease_ok : NULL,
+      .on_room_closed = sh->cluster ? sp__room_closed : NULL,
       .on_score = sp__on_score,
       .on_snakes = sp__on_snakes,
       .hooks_data = w,

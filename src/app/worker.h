@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "app/leases.h"
+#include "cluster/cluster.h"
 #include "core/config.h"
 #include "core/mailbox.h"
 #include "net/iptable.h"
@@ -37,6 +39,10 @@ typedef struct sp_shared {
   void (*hub_score)(void *hub_ctx, const char *name, uint32_t score);
   void (*hub_worker_done)(void *hub_ctx, int index);
   int port; /* the port every loop listens on */
+  /* Cluster mode (NULL on a single node): set before any worker runs.
+   * Workers call only its thread-safe readers; leases is the hub's. */
+  sp_cluster *cluster;
+  sp_leases *leases;
   sp_room_stats stats;
   /* WebSocket members on each worker's loop (relaxed atomics, for
    * /api/stats: where the connections of a room are). */
@@ -56,6 +62,8 @@ int sp_worker_new(sp_shared *sh, int index, uv_os_sock_t fd, sp_worker **out);
 int sp_worker_run(sp_worker *w);
 /* From the hub: a new global top scores table (copied). */
 void sp_worker_post_top(sp_worker *w, const sp_score_row *rows, size_t n);
+/* From the hub (cluster mode): room `uid` of this worker lost its lease. */
+void sp_worker_post_lose(sp_worker *w, uint64_t uid);
 /* From the hub: close every client with 1001, then stop the loop. The
  * worker reports to hub_worker_done when it is finished. */
 void sp_worker_post_shutdown(sp_worker *w);

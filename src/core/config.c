@@ -23,9 +23,12 @@ static const char *const sp__levels[] = {"debug", "info", "warn", "error",
 static const char *const sp__formats[] = {"logfmt", "json", NULL};
 
 static const char *const sp__sections[] = {
-    "", "Limits:\n", "Scale and play:\n",
+    "",
+    "Limits:\n",
+    "Scale and play:\n",
     "Cluster (several nodes behind HAProxy, sharing state in Redis):\n",
-    "Configuration and logs:\n", ""};
+    "Configuration and logs:\n",
+    ""};
 
 /* Shorthands for the table: where a value lives, and a number's range. */
 #define AT(field) .offset = offsetof(sp_config, field)

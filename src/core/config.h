@@ -66,8 +66,8 @@ typedef struct sp_config {
                            (sp_cluster_default_node_id) */
   double lease_time;    /* --lease-time, seconds */
   double redis_timeout; /* --redis-timeout, seconds */
-  uint64_t from_cli; /* SP_OPT_BIT of each option set by a flag or by PORT:
-                        a reload keeps those values */
+  uint64_t from_cli;    /* SP_OPT_BIT of each option set by a flag or by PORT:
+                           a reload keeps those values */
 } sp_config;
 
 /* The options, in --help order. */

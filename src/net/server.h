@@ -131,6 +131,9 @@ void sp_conn_send(sp_conn *c, sp_frame *const *frames, size_t n);
  * refusal or SP_ECLOSED. */
 int sp_conn_upgrade_answer(sp_conn *c, int status, const char *reason,
                            const char *extra);
+/* True while an upgrade put off by on_upgrade still waits for its answer
+ * (false once the connection went away: the answer then only frees it). */
+int sp_conn_upgrade_waiting(const sp_conn *c);
 /* Starts the closing handshake with `code`, then closes the socket. */
 void sp_conn_close(sp_conn *c, uint16_t code);
 /* The handler has seen the connection register (new_player): it is no

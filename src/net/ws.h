@@ -27,6 +27,7 @@ enum {
   SP_WS_POLICY = 1008,
   SP_WS_TOO_BIG = 1009,
   SP_WS_INTERNAL = 1011,
+  SP_WS_SERVICE_RESTART = 1012,
 };
 
 typedef struct sp_ws sp_ws;

@@ -237,6 +237,10 @@ void sp__ws_upgrade(sp_conn *c, const sp_http_request *req, const char *query,
   sp__ws_accept(c, req, rest, restlen);
 }
 
+int sp_conn_upgrade_waiting(const sp_conn *c) {
+  return c->state == SP_CONN_UPGRADING;
+}
+
 int sp_conn_upgrade_answer(sp_conn *c, int status, const char *reason,
                            const char *extra) {
   if (!sp__conn_unhold(c))

@@ -11,6 +11,8 @@
 
 typedef struct sp__dentry {
   uint64_t uid;
+  uint64_t epoch; /* the lease it runs under (cluster mode) */
+  int lost;       /* its lease is gone: nobody comes in any more */
   char name[33];
   int loop;
   size_t conns, snakes;
@@ -72,35 +74,102 @@ static sp__dentry *sp__find_uid(sp_directory *d, uint64_t uid,
   return NULL;
 }
 
+static void sp__ref(const sp__dentry *e, int created, sp_room_ref *out) {
+  out->loop = e->loop;
+  out->uid = e->uid;
+  out->epoch = e->epoch;
+  out->created = created;
+}
+
+/* Makes the entry of a new room on the least loaded loop; NULL when out of
+ * memory. Under the lock. */
+static sp__dentry *sp__create(sp_directory *d, const char *name,
+                              uint64_t epoch) {
+  sp__dentry *e = sp_fault("directory_route") ? NULL : calloc(1, sizeof *e);
+  if (!e)
+    return NULL;
+  snprintf(e->name, sizeof e->name, "%s", name);
+  e->uid = ++d->next_uid;
+  e->epoch = epoch;
+  int best = 0;
+  for (int i = 1; i < d->nloops; i++)
+    if (d->per_loop[i] < d->per_loop[best])
+      best = i;
+  e->loop = best;
+  d->per_loop[best]++;
+  if (d->tail)
+    d->tail->next = e;
+  else
+    d->head = e;
+  d->tail = e;
+  d->nrooms++;
+  return e;
+}
+
 int sp_directory_route(sp_directory *d, const char *name, sp_room_ref *out) {
   uv_mutex_lock(&d->lock);
   sp__dentry *e = sp__find_name(d, name);
-  if (!e) {
-    e = sp_fault("directory_route") ? NULL : calloc(1, sizeof *e);
-    if (!e) {
-      uv_mutex_unlock(&d->lock);
-      return UV_ENOMEM;
-    }
-    snprintf(e->name, sizeof e->name, "%s", name);
-    e->uid = ++d->next_uid;
-    int best = 0;
-    for (int i = 1; i < d->nloops; i++)
-      if (d->per_loop[i] < d->per_loop[best])
-        best = i;
-    e->loop = best;
-    d->per_loop[best]++;
-    if (d->tail)
-      d->tail->next = e;
-    else
-      d->head = e;
-    d->tail = e;
-    d->nrooms++;
+  int created = !e;
+  if (!e && !(e = sp__create(d, name, 0))) {
+    uv_mutex_unlock(&d->lock);
+    return UV_ENOMEM;
   }
   e->conns++;
-  out->loop = e->loop;
-  out->uid = e->uid;
+  sp__ref(e, created, out);
   uv_mutex_unlock(&d->lock);
   return 0;
+}
+
+int sp_directory_route_leased(sp_directory *d, const char *name, uint64_t epoch,
+                              sp_room_ref *out) {
+  uv_mutex_lock(&d->lock);
+  sp__dentry *e = sp__find_name(d, name);
+  int err = 0, created = !e;
+  if (e && (e->lost || e->epoch != epoch))
+    err = SP_ECLOSED;
+  else if (!e && !(e = sp__create(d, name, epoch)))
+    err = UV_ENOMEM;
+  if (!err) {
+    e->conns++;
+    sp__ref(e, created, out);
+  }
+  uv_mutex_unlock(&d->lock);
+  return err;
+}
+
+int sp_directory_lookup(sp_directory *d, const char *name, sp_room_ref *out) {
+  uv_mutex_lock(&d->lock);
+  sp__dentry *e = sp__find_name(d, name);
+  int err = e && !e->lost ? 0 : UV_ENOENT;
+  if (!err)
+    sp__ref(e, 0, out);
+  uv_mutex_unlock(&d->lock);
+  return err;
+}
+
+int sp_directory_lose(sp_directory *d, const char *name, sp_room_ref *out) {
+  uv_mutex_lock(&d->lock);
+  sp__dentry *e = sp__find_name(d, name);
+  if (e) {
+    e->lost = 1;
+    sp__ref(e, 0, out);
+  }
+  uv_mutex_unlock(&d->lock);
+  return e ? 0 : UV_ENOENT;
+}
+
+size_t sp_directory_list(sp_directory *d, sp_directory_row *rows, size_t max) {
+  uv_mutex_lock(&d->lock);
+  size_t n = 0;
+  for (sp__dentry *e = d->head; e; e = e->next, n++) {
+    if (n < max) {
+      memcpy(rows[n].name, e->name, sizeof rows[n].name);
+      rows[n].conns = e->conns;
+      rows[n].snakes = e->snakes;
+    }
+  }
+  uv_mutex_unlock(&d->lock);
+  return n;
 }
 
 size_t sp_directory_leave(sp_directory *d, uint64_t uid) {

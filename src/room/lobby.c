@@ -30,6 +30,7 @@ struct sp_lobby {
   size_t nrooms;
   sp__view_entry *views; /* this loop's views of rooms, wherever they run */
   size_t members;        /* this loop's members not yet released */
+  void (*on_room_closed)(void *data, const char *room);
 };
 
 /* Every room of this loop but `origin` gets the current top scores. */
@@ -62,6 +63,9 @@ int sp_lobby_new(uv_loop_t *loop, const sp_lobby_settings *st, sp_lobby **out) {
   l->env.nloops = st->nloops;
   l->env.on_score = st->on_score;
   l->env.on_snakes = st->on_snakes;
+  l->env.lease_ok = st->lease_ok;
+  l->env.dir = st->dir;
+  l->on_room_closed = st->on_room_closed;
   l->env.hooks_data = st->hooks_data;
   l->env.bots = st->bots;
   l->env.round_seconds = st->round_seconds;
@@ -156,7 +160,7 @@ static sp_view *sp__view_get(sp_lobby *l, const char *name,
     if (sp_view_uid(e->view) == ref->uid)
       return e->view;
   sp__view_entry *e = malloc(sizeof *e);
-  sp_view *v = e ? sp_view_new(name, ref->uid, ref->loop) : NULL;
+  sp_view *v = e ? sp_view_new(name, ref->uid, ref->loop, ref->epoch) : NULL;
   if (!v) {
     free(e);
     return NULL;
@@ -191,14 +195,22 @@ static void sp__drop(sp_lobby *l, sp_member *m) {
 }
 
 sp_member *sp_lobby_connect(sp_lobby *l, sp_conn *c, const char *room,
-                            int *status, const char **reason) {
+                            uint64_t epoch, int *created, int *status,
+                            const char **reason) {
   sp_room_ref ref;
   *status = 503;
   *reason = "out of memory";
+  *created = 0;
   /* Counted in here; counted out by the owner once it forgets the member,
    * or by sp__drop if it never hears of it. */
-  if (sp_directory_route(l->dir, room, &ref) != 0)
+  int err = epoch ? sp_directory_route_leased(l->dir, room, epoch, &ref)
+                  : sp_directory_route(l->dir, room, &ref);
+  if (err) {
+    if (err == SP_ECLOSED)
+      *reason = "the room is moving, try again";
     return NULL;
+  }
+  *created = ref.created;
   sp_view *v = sp__view_get(l, room, &ref);
   sp_member *m = v ? sp_member_new(v, c, sp_relay_self(l->env.relay)) : NULL;
   if (!m) {
@@ -262,7 +274,7 @@ void sp_lobby_owner_enter(sp_lobby *l, sp_member *m) {
   sp__room_entry *e = *pe;
   if (!e && (e = calloc(1, sizeof *e)) != NULL) {
     if (sp_fault("room_new") ||
-        sp_room_new(&l->env, room, uid, &e->room) != 0) {
+        sp_room_new(&l->env, room, uid, sp_view_epoch(v), &e->room) != 0) {
       free(e);
       e = NULL;
     } else {
@@ -304,11 +316,19 @@ void sp_lobby_owner_leave(sp_lobby *l, sp_member *m) {
       l->nrooms--;
       sp_log_info("room_closed", "room=%s rooms=%zu", sp_room_name(e->room),
                   l->nrooms);
+      if (l->on_room_closed)
+        l->on_room_closed(l->env.hooks_data, sp_room_name(e->room));
       sp_room_close(e->room);
       free(e);
     }
   }
   sp_relay_release(l->env.relay, m);
+}
+
+void sp_lobby_lose(sp_lobby *l, uint64_t uid) {
+  sp__room_entry *e = *sp__room_find(l, uid);
+  if (e)
+    sp_room_lose(e->room, "lease lost");
 }
 
 /* ---- the top scores ------------------------------------------------------ */

@@ -42,6 +42,10 @@ typedef struct sp_lobby_settings {
   /* See sp_room_env; data is passed to both. */
   void (*on_score)(void *data, const char *name, uint32_t score);
   void (*on_snakes)(void *data, uint64_t uid, size_t snakes);
+  /* Cluster mode (NULL on a single node): see sp_room_env. */
+  int (*lease_ok)(void *data, const char *room, uint64_t epoch);
+  /* A room this loop owned has closed (cluster mode: its lease may go). */
+  void (*on_room_closed)(void *data, const char *room);
   void *hooks_data;
   int bots;
   uint32_t round_seconds;
@@ -66,10 +70,17 @@ int sp_lobby_parse_query(const char *query, char name[SP_ROOM_NAME_MAX + 1],
 /* ---- connections of this loop ------------------------------------------- */
 
 /* Routes connection c to room `room` and makes its member, at the
- * upgrade. Returns the member, or NULL with an HTTP status and one-line
- * *reason to refuse the upgrade with (503: out of memory). */
+ * upgrade. epoch: 0 on a single node; in cluster mode the epoch of the
+ * room's lease, which this node holds (see sp_directory_route_leased).
+ * Returns the member (*created says whether the room was made for it), or
+ * NULL with an HTTP status and one-line *reason to refuse the upgrade with
+ * (503: out of memory, or an old life of the room is still closing). */
 sp_member *sp_lobby_connect(sp_lobby *l, sp_conn *c, const char *room,
-                            int *status, const char **reason);
+                            uint64_t epoch, int *created, int *status,
+                            const char **reason);
+/* Cluster mode: room `uid`, which this loop owns, lost its lease: it stops
+ * and its members are closed with 1012. */
+void sp_lobby_lose(sp_lobby *l, uint64_t uid);
 /* Once the connection is a WebSocket: the member enters its room (whose
  * owner may answer at once, even by closing it). */
 void sp_lobby_open(sp_lobby *l, sp_member *m);

@@ -23,17 +23,19 @@ struct sp_member {
 };
 
 struct sp_view {
-  uint64_t uid;
+  uint64_t uid, epoch;
   int owner;
   char name[33];
   sp_member *head, *tail; /* players first, newcomers last */
   size_t n;
 };
 
-sp_view *sp_view_new(const char *name, uint64_t uid, int owner) {
+sp_view *sp_view_new(const char *name, uint64_t uid, int owner,
+                     uint64_t epoch) {
   sp_view *v = sp_fault("view_new") ? NULL : calloc(1, sizeof *v);
   if (v) {
     v->uid = uid;
+    v->epoch = epoch;
     v->owner = owner;
     strncpy(v->name, name, sizeof v->name - 1);
   }
@@ -43,6 +45,7 @@ sp_view *sp_view_new(const char *name, uint64_t uid, int owner) {
 const char *sp_view_name(const sp_view *v) { return v->name; }
 
 uint64_t sp_view_uid(const sp_view *v) { return v->uid; }
+uint64_t sp_view_epoch(const sp_view *v) { return v->epoch; }
 int sp_view_owner(const sp_view *v) { return v->owner; }
 size_t sp_view_size(const sp_view *v) { return v->n; }
 sp_member *sp_view_first(sp_view *v) { return v->head; }

@@ -34,11 +34,13 @@ enum {
   SP_MEMBER_PLAYING = 2,    /* it has a snake: first in its view's order */
 };
 
-/* A view of room `name` (life `uid`, run by loop `owner`) on this loop;
- * empty. NULL when out of memory. */
-sp_view *sp_view_new(const char *name, uint64_t uid, int owner);
+/* A view of room `name` (life `uid`, run by loop `owner` under lease
+ * `epoch`, 0 on a single node) on this loop; empty. NULL when out of
+ * memory. */
+sp_view *sp_view_new(const char *name, uint64_t uid, int owner, uint64_t epoch);
 /* Immutable: readable by the owner. */
 uint64_t sp_view_uid(const sp_view *v);
+uint64_t sp_view_epoch(const sp_view *v);
 int sp_view_owner(const sp_view *v);
 const char *sp_view_name(const sp_view *v);
 /* Members of the view, released or not (for the loop's own accounting). */

@@ -8,6 +8,7 @@
 #include "core/fault.h"
 #include "core/log.h"
 #include "net/ws.h"
+#include "room/directory.h"
 #include "room/proto.h"
 
 struct sp_player {
@@ -28,6 +29,8 @@ struct sp_room {
   sp_room_env *env;
   char name[SP_ROOM_NAME_MAX + 1];
   uint64_t uid;
+  uint64_t epoch;       /* of its lease (cluster mode), else 0 */
+  int lost;             /* sp_room_lose: it never runs again */
   sp__loop_view *views; /* env->nloops of them */
   uv_timer_t timer;
   uv_timer_t round_timer; /* once a second during a timed round */
@@ -351,6 +354,11 @@ static void sp__tick_cb(uv_timer_t *t) {
     sp__schedule(r);
     return;
   }
+  if (r->env->lease_ok &&
+      !r->env->lease_ok(r->env->hooks_data, r->name, r->epoch)) {
+    sp_room_lose(r, "lease expired");
+    return;
+  }
   r->ticks++;
   uint64_t cpu0 = sp__thread_cpu_ns();
   if (r->env->fail_room && r->ticks % 5 == 0 &&
@@ -433,7 +441,7 @@ static uint64_t sp__fnv(const char *s) {
 }
 
 int sp_room_new(sp_room_env *env, const char *name, uint64_t uid,
-                sp_room **out) {
+                uint64_t epoch, sp_room **out) {
   sp_room *r = calloc(1, sizeof *r);
   if (!r)
     return UV_ENOMEM;
@@ -444,6 +452,7 @@ int sp_room_new(sp_room_env *env, const char *name, uint64_t uid,
   }
   r->env = env;
   r->uid = uid;
+  r->epoch = epoch;
   snprintf(r->name, sizeof r->name, "%s", name);
   sp_game_config cfg = env->game;
   if (env->has_seed) {
@@ -597,7 +606,7 @@ static void sp__new_player(sp_player *p, const char *name) {
 
 static void sp__join(sp_player *p) {
   sp_room *r = p->room;
-  if (!p->id || sp_game_alive(r->game, p->id))
+  if (!p->id || sp_game_alive(r->game, p->id) || r->lost)
     return;
   if (!r->running) {
     sp__start(r);
@@ -652,6 +661,20 @@ void sp_player_message(sp_player *p, const sp_msg *m) {
     break;
   default: break; /* dropped on the member's loop already */
   }
+}
+
+void sp_room_lose(sp_room *r, const char *why) {
+  if (r->lost)
+    return;
+  r->lost = 1;
+  sp__stop(r);
+  sp_room_ref ref;
+  if (r->env->dir)
+    sp_directory_lose(r->env->dir, r->name, &ref);
+  sp_log_warn("room_lost", "room=%s epoch=%llu why=\"%s\" members=%zu", r->name,
+              (unsigned long long)r->epoch, why, r->nmembers);
+  for (sp_player *p = r->members; p; p = p->next)
+    sp_relay_close(r->env->relay, p->member, SP_WS_SERVICE_RESTART);
 }
 
 void sp_player_leave(sp_player *p) {

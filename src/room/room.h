@@ -62,6 +62,12 @@ typedef struct sp_room_env {
   void (*on_score)(void *data, const char *name, uint32_t score);
   /* The number of live snakes of room `uid` changed. */
   void (*on_snakes)(void *data, uint64_t uid, size_t snakes);
+  /* Cluster mode (NULL on a single node): whether this node still holds
+   * the room's lease with the room's epoch. Asked before every tick, so a
+   * node that was stopped past its lease never ticks a room that another
+   * node may now run; a room whose lease is gone stops (sp_room_lose). */
+  int (*lease_ok)(void *data, const char *room, uint64_t epoch);
+  struct sp_directory *dir; /* shared: a room that loses its lease says so */
   void *hooks_data;
   int bots;               /* computer snakes per room while humans play */
   uint32_t round_seconds; /* 0: unlimited */
@@ -77,7 +83,12 @@ typedef struct sp_room_env {
  * Returns 0 or UV_ENOMEM; the lobby owns *out and ends it with
  * sp_room_close() once it has no members. */
 int sp_room_new(sp_room_env *env, const char *name, uint64_t uid,
-                sp_room **out);
+                uint64_t epoch, sp_room **out);
+/* The room may not run here any more (cluster mode: its lease is gone):
+ * its game stops for good and every member is closed with 1012 (service
+ * restart: the client connects again and lands on the room's new node).
+ * The room closes as usual once they have left. */
+void sp_room_lose(sp_room *r, const char *why);
 /* Stops the timer and frees the room in the timer's close callback. */
 void sp_room_close(sp_room *r);
 
