@@ -262,6 +262,9 @@ static void sp__thread(void *arg) {
       .hooks_data = w,
       .bots = cfg->bots,
       .round_seconds = (uint32_t)cfg->round_seconds,
+      .standings_seconds = (uint32_t)cfg->standings_seconds,
+      .chat_max_chars = (uint32_t)cfg->chat_max_chars,
+      .chat_rate = cfg->chat_rate,
       .stats = &sh->stats,
   };
   if ((err = sp_lobby_new(&w->loop, &ls, &w->lobby)) != 0) {

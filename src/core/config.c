@@ -43,6 +43,9 @@ void sp_config_default(sp_config *cfg) {
   cfg->workers = sp__cpus();
   cfg->bots = 0;
   cfg->round_seconds = 0;
+  cfg->standings_seconds = 6;
+  cfg->chat_max_chars = 120;
+  cfg->chat_rate = 5;
 }
 
 static const char sp__usage[] =
@@ -93,6 +96,14 @@ static const char sp__usage[] =
     "(default 0)\n"
     "  --round-seconds S    length of a timed round, 0 for unlimited "
     "(default 0)\n"
+    "  --standings-seconds S  how long a round's standings are shown before "
+    "the\n"
+    "                       next round may start (default 6)\n"
+    "  --chat-max-chars N   longest chat message in characters, 1..500 "
+    "(default 120)\n"
+    "  --chat-rate N        chat messages a player may send per 10 seconds, "
+    "0 for\n"
+    "                       no chat (default 5)\n"
     "\n"
     "  --help               show this help and exit\n"
     "  --version            show the version and exit\n";
@@ -173,7 +184,10 @@ int sp_config_parse(sp_config *cfg, int argc, char **argv,
     O_ORIGINS,
     O_WORKERS,
     O_BOTS,
-    O_ROUND
+    O_ROUND,
+    O_STANDINGS,
+    O_CHAT_CHARS,
+    O_CHAT_RATE
   };
   static const struct option opts[] = {
       {"host", required_argument, NULL, O_HOST},
@@ -197,6 +211,9 @@ int sp_config_parse(sp_config *cfg, int argc, char **argv,
       {"workers", required_argument, NULL, O_WORKERS},
       {"bots", required_argument, NULL, O_BOTS},
       {"round-seconds", required_argument, NULL, O_ROUND},
+      {"standings-seconds", required_argument, NULL, O_STANDINGS},
+      {"chat-max-chars", required_argument, NULL, O_CHAT_CHARS},
+      {"chat-rate", required_argument, NULL, O_CHAT_RATE},
       {"help", no_argument, NULL, O_HELP},
       {"version", no_argument, NULL, O_VERSION},
       {NULL, 0, NULL, 0},
@@ -341,6 +358,25 @@ int sp_config_parse(sp_config *cfg, int argc, char **argv,
         return sp__bad("round-seconds", v, "whole seconds, 0..86400");
       cfg->round_seconds = (int)n;
       break;
+    case O_STANDINGS:
+      if (sp__parse_int(v, 1, 600, &n))
+        return sp__bad("standings-seconds", v, "whole seconds, 1..600");
+      cfg->standings_seconds = (int)n;
+      break;
+    case O_CHAT_CHARS:
+      if (sp__parse_int(v, 1, 500, &n))
+        return sp__bad("chat-max-chars", v, "1..500");
+      cfg->chat_max_chars = (int)n;
+      break;
+    case O_CHAT_RATE: {
+      char *end;
+      errno = 0;
+      double r = strtod(v, &end);
+      if (errno || end == v || *end || !isfinite(r) || r < 0 || r > 1000)
+        return sp__bad("chat-rate", v, "messages per 10 s, 0 to 1000");
+      cfg->chat_rate = r;
+      break;
+    }
     case O_HELP: fputs(sp__usage, stdout); return 1;
     case O_VERSION: printf("snakepit %s\n", SP_VERSION); return 1;
     case ':':

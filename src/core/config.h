@@ -34,6 +34,9 @@ typedef struct sp_config {
   int workers;                /* event loops, one thread each */
   int bots;                   /* computer snakes per room while humans play */
   int round_seconds;          /* 0: unlimited */
+  int standings_seconds;      /* a round's standings are shown this long */
+  int chat_max_chars;         /* longest chat message, code points */
+  double chat_rate;           /* chat messages per 10 s per player; 0: off */
 } sp_config;
 
 /* Smallest field side: a newborn snake is born at least INIT_LENGTH + 2

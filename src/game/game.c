@@ -320,16 +320,39 @@ static int sp__run(const sp_game *g, int x, int y, int dir) {
   }
 }
 
-/* At tail cell (x, y): the direction whose body fits on empty cells and
- * whose head has the longest free run ahead; -1 when none fits. The scan
- * starts at a random direction so that ties do not favour one way. */
+/* Whether `pos` lies on the part of a newborn's run still ahead of it. */
+static int sp__guarded(const sp_game *g, uint32_t pos) {
+  int w = g->cfg.width;
+  int px = (int)(pos % (uint32_t)w), py = (int)(pos / (uint32_t)w);
+  for (size_t i = 0; i < g->nsnakes; i++) {
+    const sp__snake *s = &g->snakes[i];
+    if (s->dead || !s->born || s->guard == 0)
+      continue;
+    uint32_t head = sp__at(s, 0);
+    int hx = (int)(head % (uint32_t)w), hy = (int)(head / (uint32_t)w);
+    int ax = (px - hx) * sp__dx[s->dir] + (py - hy) * sp__dy[s->dir];
+    int side = (px - hx) * sp__dy[s->dir] - (py - hy) * sp__dx[s->dir];
+    if (side == 0 && ax >= 1 && (uint32_t)ax <= s->guard)
+      return 1;
+  }
+  return 0;
+}
+
+/* At tail cell (x, y): the direction whose body fits on empty cells, off
+ * the runs kept for other newborns, and whose head has the longest free
+ * run ahead; -1 when none fits. The scan starts at a random direction so
+ * that ties do not favour one way. *budget counts the work done. */
 static int sp__best_dir(sp_game *g, int x, int y, int first, int *run,
                         long *budget) {
   int w = g->cfg.width, len = g->cfg.init_length, best = -1;
   for (int k = 0; k < 4; k++) {
     int dir = (first + k) % 4, ok = 1;
-    for (int i = 0; i < len && ok; i++)
-      ok = g->field[(y + sp__dy[dir] * i) * w + x + sp__dx[dir] * i].ch == ' ';
+    for (int i = 0; i < len && ok; i++) {
+      uint32_t pos =
+          (uint32_t)((y + sp__dy[dir] * i) * w + x + sp__dx[dir] * i);
+      ok = g->field[pos].ch == ' ' && !sp__guarded(g, pos);
+      *budget -= 1 + (long)g->nsnakes;
+    }
     if (!ok)
       continue;
     int r = sp__run(g, x + sp__dx[dir] * (len - 1), y + sp__dy[dir] * (len - 1),
@@ -344,22 +367,30 @@ static int sp__best_dir(sp_game *g, int x, int y, int first, int *run,
 }
 
 /* Work a birth may do looking for a place with the wished run, in cells
- * looked at: a crowded 1000x1000 field must not stall its tick. */
-#define SP__BIRTH_BUDGET 4000000L
+ * looked at (about a millisecond): a crowded field, or sixty bots born in
+ * one tick, must not stall the room's tick. */
+#define SP__BIRTH_BUDGET 200000L
 
 /* Places a newborn: its tail at least init_length + 2 cells from every
  * border, on empty cells only, facing its best way (sp__best_dir). A few
  * random places are tried, then every place from a random start, until one
- * has min_run free cells ahead; if none has (a crowded field), the best
- * place seen. Returns 0 when no place fits at all (it tries again next
- * tick). */
+ * has min_run free cells ahead; if none has (a crowded field, or the work
+ * budget ran out), the best place seen. When even an empty field has no
+ * such run (min_run longer than the field), the best of the random places
+ * is taken at once. Returns 0 when no place fits at all (it tries again
+ * next tick). */
 static int sp__birth(sp_game *g, sp__snake *s) {
   int d = g->cfg.init_length + 2, w = g->cfg.width, h = g->cfg.height;
   int nx = w - 2 * d, ny = h - 2 * d; /* candidate tails per row / column */
-  int total = nx * ny, want = g->cfg.min_run;
+  int total = nx * ny, want = g->cfg.min_run, tries = 32 + total;
+  int longest = (w > h ? w : h) - d - g->cfg.init_length; /* empty field */
+  if (want > longest) {
+    want = longest + 1; /* never met: keep the best of the random tries */
+    tries = 32;
+  }
   int start = -1, best = -1, best_dir = 0, best_run = -1;
   long budget = SP__BIRTH_BUDGET;
-  for (int attempt = 0; attempt < 32 + total && budget > 0; attempt++) {
+  for (int attempt = 0; attempt < tries && budget > 0; attempt++) {
     int c;
     if (attempt < 32)
       c = sp_rng_range(&g->rng, 0, total - 1);
@@ -388,7 +419,7 @@ static int sp__birth(sp_game *g, sp__snake *s) {
     char ch = i == 0 ? '*' : i == g->cfg.init_length - 1 ? '%' : '@';
     sp__draw(g, pos, ch, s->color);
   }
-  s->guard = (uint32_t)(best_run < want ? best_run : want);
+  s->guard = (uint32_t)(best_run < g->cfg.min_run ? best_run : g->cfg.min_run);
   s->born = 1;
   return 1;
 }
@@ -415,24 +446,6 @@ static sp_death_cause sp__cause(const sp_game *g, const sp__snake *s,
       }
   }
   return SP_CAUSE_OBSTACLE;
-}
-
-/* Whether `pos` lies on the part of a newborn's run still ahead of it. */
-static int sp__guarded(const sp_game *g, uint32_t pos) {
-  int w = g->cfg.width;
-  int px = (int)(pos % (uint32_t)w), py = (int)(pos / (uint32_t)w);
-  for (size_t i = 0; i < g->nsnakes; i++) {
-    const sp__snake *s = &g->snakes[i];
-    if (s->dead || !s->born || s->guard == 0)
-      continue;
-    uint32_t head = sp__at(s, 0);
-    int hx = (int)(head % (uint32_t)w), hy = (int)(head / (uint32_t)w);
-    int ax = (px - hx) * sp__dx[s->dir] + (py - hy) * sp__dy[s->dir];
-    int side = (px - hx) * sp__dy[s->dir] - (py - hy) * sp__dx[s->dir];
-    if (side == 0 && ax >= 1 && (uint32_t)ax <= s->guard)
-      return 1;
-  }
-  return 0;
 }
 
 static void sp__move(sp_game *g, sp__snake *s) {

@@ -81,8 +81,7 @@ void sp_game_reset(sp_game *g);
 int sp_game_join(sp_game *g, uint32_t id, uint8_t *color);
 /* The same, preferring colour `prefer` (1..6) when no live snake has it, so
  * that a player keeps its colour from one life to the next; 0 for none. */
-int sp_game_join_color(sp_game *g, uint32_t id, uint8_t prefer,
-                       uint8_t *color);
+int sp_game_join_color(sp_game *g, uint32_t id, uint8_t prefer, uint8_t *color);
 
 /* Turns the snake of `id` (dir: SP_DIR_*). A turn back onto its own neck
  * is ignored. Returns 1 if the direction changed, 0 otherwise. */

@@ -19,6 +19,7 @@
 #include "net/frame.h"
 #include "net/server.h"
 #include "room/bots.h"
+#include "room/chat.h"
 #include "store/scores.h"
 
 #define SP_ROOM_NAME_MAX 32
@@ -57,10 +58,14 @@ typedef struct sp_room_env {
   /* The number of live snakes of a room changed. */
   void (*on_snakes)(void *data, const char *room, size_t snakes);
   void *hooks_data;
-  int bots;               /* computer snakes per room while humans play */
-  uint32_t round_seconds; /* 0: unlimited */
-  uint32_t bot_delay_ms;  /* testing knob (SNAKEPIT_TEST_BOT_DELAY_MS) */
-  sp_room_stats *stats;   /* may be NULL */
+  int bots;                   /* computer snakes per room while humans play */
+  uint32_t round_seconds;     /* 0: unlimited */
+  uint32_t standings_seconds; /* a round's standings, before the next */
+  sp_chat_limits chat;
+  double tick_rate;
+  uint64_t boot;         /* room_info's boot: one number per process */
+  uint32_t bot_delay_ms; /* testing knob (SNAKEPIT_TEST_BOT_DELAY_MS) */
+  sp_room_stats *stats;  /* may be NULL */
   /* Testing knob (SNAKEPIT_TEST_FAIL_ROOM): the room of this name fails on
    * its 5th tick as if out of memory, to prove a failing room is reset
    * without disturbing the others. NULL in normal runs. */

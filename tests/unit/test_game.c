@@ -432,6 +432,34 @@ TEST(newborns_get_their_run) {
   }
 }
 
+/* Ten snakes born in one tick: none is born on another's run, so every
+ * one of them has its 20 free cells. */
+TEST(newborns_keep_off_each_others_run) {
+  for (uint64_t seed = 1; seed <= 20; seed++) {
+    sp_game_config cfg;
+    sp_game_config_default(&cfg);
+    cfg.seed = seed;
+    cfg.min_run = 20;
+    cfg.digit_rate = 0;
+    sp_game *g = NULL;
+    ASSERT_EQ(sp_game_new(&cfg, &g), 0);
+    uint8_t c;
+    for (uint32_t id = 1; id <= 10; id++)
+      sp_game_join(g, id, &c);
+    sp_game_tick(g);
+    for (uint32_t id = 1; id <= 10; id++) {
+      /* birthday digits may lie ahead: they count as free */
+      int run = run_ahead(g, id);
+      if (run < 20) {
+        sp_game_free(g);
+        FAILF("seed %llu snake %u: %d free cells ahead",
+              (unsigned long long)seed, id, run);
+      }
+    }
+    sp_game_free(g);
+  }
+}
+
 /* The stones that would fall on a newborn's run are not dropped (here a
  * stone every tick), until it turns; elsewhere they fall as before. */
 TEST(no_stone_on_a_newborns_run) {
@@ -657,6 +685,7 @@ int main(void) {
   RUN(death_causes);
   RUN(death_by_another_snake_names_it);
   RUN(newborns_get_their_run);
+  RUN(newborns_keep_off_each_others_run);
   RUN(no_stone_on_a_newborns_run);
   RUN(crowded_field_best_way);
   RUN(preferred_colour);
