@@ -250,12 +250,14 @@ static void sp__emit(sp_room *r, int heartbeat) {
       renders++;
     else if (ev[i].type == SP_EV_SCORE) {
       scores++;
-      sp_round_score(&r->round, ev[i].id, sp__snake_name(r, ev[i].id), 0,
-                     ev[i].score);
+      if (r->round.state == SP_ROUND_RUNNING)
+        sp_round_score(&r->round, ev[i].id, sp__snake_name(r, ev[i].id), 0,
+                       ev[i].score);
     } else if (ev[i].type == SP_EV_DEATH) {
       sp_player *p = sp__find(r, ev[i].id);
-      sp_round_score(&r->round, ev[i].id, sp__snake_name(r, ev[i].id), 0,
-                     ev[i].score);
+      if (r->round.state == SP_ROUND_RUNNING)
+        sp_round_score(&r->round, ev[i].id, sp__snake_name(r, ev[i].id), 0,
+                       ev[i].score);
       if (p)
         sp__watching_changed(r);
       if (p && ev[i].score > 0) {
