@@ -33,7 +33,8 @@ struct sp_room {
   sp_round round;
   uv_timer_t info_timer; /* `watching`, at most once a second */
   size_t registered;     /* members that sent new_player */
-  size_t watching_sent;  /* the last `watching` count sent */
+  size_t watching_sent;  /* the last `watching` count broadcast */
+  int watching_greeted;  /* a newcomer was told another count since */
   uint64_t watching_at;  /* uv_now() when it was sent */
   sp_chat_bucket chat;   /* the whole room's chat allowance */
   int open_handles;
@@ -206,9 +207,10 @@ static size_t sp__watching(sp_room *r) {
 static void sp__info_cb(uv_timer_t *t) {
   sp_room *r = t->data;
   size_t n = sp__watching(r);
-  if (n == r->watching_sent)
+  if (n == r->watching_sent && !r->watching_greeted)
     return;
   r->watching_sent = n;
+  r->watching_greeted = 0;
   r->watching_at = uv_now(r->env->loop);
   sp_buf *b = &r->scratch;
   sp_buf_reset(b);
@@ -692,6 +694,7 @@ static void sp__new_player(sp_player *p, const char *name) {
   sp_proto_begin(b);
   sp_proto_room_info(b, &info);
   sp_proto_watching(b, sp__watching(r));
+  r->watching_greeted = 1;
   if (r->round.state == SP_ROUND_RUNNING)
     sp_proto_round(b, sp_round_left(&r->round, now));
   sp_proto_end(b);
