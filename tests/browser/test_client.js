@@ -2,10 +2,8 @@
 /* Browser tests of the web client (web/) against the real server, in
  * headless Chromium. Run through tests/browser/run.sh; pass test names as
  * arguments to run only those. */
-const fs = require('fs');
-const path = require('path');
 const {
-  ROOT, test, run, assert, assertEq, openPlayer, joinGame, playButton, state, headMotion, turnAndCheck, withRejoin,
+  test, run, assert, assertEq, openPlayer, joinGame, playButton, state, headMotion, turnAndCheck, withRejoin,
   eatADigit, autopilot, waitTicks, runIntoWall, names, canvasPixels, ARROW,
 } = require('./lib');
 const { shot } = require('./shots');
@@ -248,7 +246,9 @@ test('screenshot of a game in progress', async (t) => {
   await ivy.locator('#top-scores li', { hasText: 'kim' }).waitFor();
   await ivy.waitForFunction(() => window.snakepit.state.players.some((p) => p.name === 'ivy' && p.score >= 3),
     null, { timeout: 30000 });
-  await waitTicks(ivy, 3);
+  // A game in progress: ivy alive (the autopilot joins again after a death).
+  await ivy.waitForFunction(() => window.snakepit.state.alive && window.snakepit.state.mine &&
+    window.snakepit.state.players.length >= 2, null, { timeout: 20000 });
   await shot(ivy, 'game');
   done = true;
   await playing;

@@ -186,39 +186,44 @@ test('a timed round: the clock follows the server, standings for every member, t
     '--round-seconds', '3', '--standings-seconds', '2']);
   const c = await t.context();
   const ann = await openPlayer(c, srv, 'ann', { join: true });
-  const bob = await openPlayer(c, srv, 'bob');
+  const bob = await openPlayer(c, srv, 'bob', { join: true });
+  const cid = await openPlayer(c, srv, 'cid');  // watches
   // While the round runs the clock shows exactly what the server said.
-  await ann.locator('#round', { hasText: /Round ends in 0:0[123]/ }).waitFor();
-  const r = await state(ann);
-  assertEq(await ann.locator('#round').textContent(), `Round ends in 0:0${r.round}`, 'clock = server');
-  // ann plays until the round kills her snake (or something else does).
-  try {
-    await autopilot(ann, { until: () => false, timeoutMs: 6000 });
-  } catch (e) {
-    if (!(e instanceof SnakeDied)) throw e;
-  }
-  for (const p of [ann, bob]) {
+  await cid.locator('#round', { hasText: /Round ends in 0:0[123]/ }).waitFor();
+  const r = await state(cid);
+  assertEq(await cid.locator('#round').textContent(), `Round ends in 0:0${r.round}`, 'clock = server');
+  // Both play until the round kills their snakes (or something else does).
+  await Promise.all([ann, bob].map(async (p) => {
+    try {
+      await autopilot(p, { until: () => false, timeoutMs: 6000 });
+    } catch (e) {
+      if (!(e instanceof SnakeDied)) throw e;
+    }
+  }));
+  for (const p of [ann, bob, cid]) {
     const card = p.getByRole('region', { name: 'Round over' });
     await card.waitFor({ timeout: 6000 });
     const st = await state(p);
-    assert(st.standings && st.standings.length === 1 && st.standings[0].name === 'ann', 'ann in the standings: ' + JSON.stringify(st.standings));
+    assertEq(st.standings.map((x) => x.name).sort(), ['ann', 'bob'], 'both in the standings');
+    assert(st.standings[0].score >= st.standings[1].score, 'winner first: ' + JSON.stringify(st.standings));
     const first = st.standings[0];
-    const want = first.score > 0 ? `Winner: ann with ${first.score} point${first.score === 1 ? '' : 's'}` : 'Nobody scored this round.';
+    const want = first.score > 0 ? `Winner: ${first.name} with ${first.score} point${first.score === 1 ? '' : 's'}` : 'Nobody scored this round.';
     assertEq(await card.locator('#overlay-text').textContent(), want, 'the winner');
-    assertEq(await card.locator('#standings li .who').allTextContents(), ['ann'], 'the standings list');
+    assertEq(await card.locator('#standings li .who').allTextContents(), st.standings.map((x) => x.name), 'the table');
     await p.getByRole('button', { name: /^Next round in \d s$/ }).waitFor();
     assert(await p.getByRole('button', { name: /^Next round in/ }).isDisabled(), 'no Play during the standings');
   }
+  await ann.bringToFront();
   await shot(ann, 'standings');
   // The server's round is over: the clock is gone and does not count.
-  assert(await ann.locator('#round').isHidden(), 'no clock after the round');
-  await ann.waitForTimeout(1000);
-  assert(await ann.locator('#round').isHidden(), 'still no clock: it never counts on its own');
+  assert(await cid.locator('#round').isHidden(), 'no clock after the round');
+  await cid.waitForTimeout(1000);
+  assert(await cid.locator('#round').isHidden(), 'still no clock: it never counts on its own');
   // After the standings, Play starts the next round, at full length.
-  await playButton(bob).waitFor({ timeout: 4000 });
-  await bob.getByText('The next round starts with the next player.').waitFor();
-  await joinGame(bob);
-  await bob.locator('#round', { hasText: 'Round ends in 0:03' }).waitFor();
+  await playButton(cid).waitFor({ timeout: 4000 });
+  await cid.getByText('The next round starts with the next player.').waitFor();
+  await joinGame(cid);
+  await cid.locator('#round', { hasText: 'Round ends in 0:03' }).waitFor();
   await ann.getByRole('region', { name: 'Round over' }).waitFor({ state: 'hidden' });
 }, { timeoutMs: 30000 });
 
@@ -368,9 +373,19 @@ test('the original Snakepit page still plays, among every extension', async (t) 
     const check = () => (getComputedStyle(b).visibility === 'visible' ? resolve() : setTimeout(check, 50));
     check();
   }));
-  await old.waitForTimeout(1300);  // the standings last 1 s
-  await old.getByRole('button', { name: 'Join!' }).click();
-  await old.locator('#activePlayers', { hasText: 'oldie' }).waitFor();
+  // Join! again, as a person would, until it takes (joins wait while a
+  // round's standings show).
+  const n0 = old.wsFrames.length;
+  for (let i = 0; ; i++) {
+    await old.getByRole('button', { name: 'Join!' }).click();
+    try {
+      await old.locator('#activePlayers', { hasText: 'oldie' }).waitFor({ timeout: 700 });
+      break;
+    } catch (e) {
+      if (i >= 8) throw e;
+    }
+  }
+  assert(old.wsFrames.slice(n0).some((f) => f.includes('"p_joined"')), 'joined again');
   const seen = new Set(old.wsFrames.flatMap((f) => JSON.parse(f)).filter(Array.isArray).map((cmd) => cmd[0]));
   for (const ext of ['room_info', 'watching', 'chat', 'round', 'p_died'])
     assert(seen.has(ext), `the old page was sent ${ext} (saw ${[...seen]})`);
