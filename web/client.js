@@ -84,6 +84,7 @@
     width: 0, height: 0,
     grid: [],                 // grid[y][x] = [char, color]
     players: new Map(),       // id -> {id, name, color, score}
+    seenColors: new Map(),    // name -> colour of the last snake seen with it
     topScores: [],            // [[name, score, color], ...]
     info: null,               // room_info's object
     boot: null,               // the server's boot id, to tell a restart
@@ -490,6 +491,7 @@
       case 'p_joined': {
         var p = { id: c[1], name: String(c[2]), color: c[3] | 0, score: Number(c[4]) || 0 };
         state.players.set(p.id, p);
+        state.seenColors.set(p.name, p.color);
         if (p.id === state.myId) {
           state.alive = true;
           state.wasAlive = false;
@@ -731,10 +733,11 @@
       ui.players.appendChild(li);
     });
     ui.playersEmpty.hidden = list.length > 0;
-    // My own row shows my colour: the one my snake has (or had).
+    // A name in the colour of its snake, when the page saw one (the
+    // server gives the name's own colour, which a snake gets when free).
     renderScoreList(ui.top, state.topScores.map(function (r) {
-      var me = r[0] === state.myName;
-      return { name: r[0], score: r[1], color: me && state.myColor ? state.myColor : r[2], me: me };
+      var me = r[0] === state.myName, seen = state.seenColors.get(r[0]);
+      return { name: r[0], score: r[1], color: me && state.myColor ? state.myColor : seen || r[2], me: me };
     }));
     ui.topEmpty.hidden = state.topScores.length > 0;
     var w = state.watching === null ? '' : state.watching + ' watching';
@@ -801,7 +804,7 @@
       text = 'Score ' + d.score + ' \u00b7 Best ' + Math.max(d.best, d.score);
       label = 'Play again';
     } else {
-      title = state.room;
+      title = 'Room ' + state.room;
       var n = state.players.size;
       text = plural(n, 'snake', 'snakes') + ' playing' +
         (state.watching !== null ? ' \u00b7 ' + state.watching + ' watching' : '');
@@ -1114,6 +1117,8 @@
       layer.height = cellDev * h;
     }
     ui.wrap.style.setProperty('--aspect', String(h / w));
+    // Where the field's bottom edge is in its box, for the Play card.
+    ui.wrap.style.setProperty('--field-gap', Math.max(0, (box.height - cssH) / 2) + 'px');
     view.cell = cellDev;
     view.dpr = dpr;
     view.viewW = devW;

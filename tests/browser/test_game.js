@@ -59,6 +59,29 @@ test('one click: Play on the start screen joins; the title, the favicon, Copy li
   assert(olga.errors.length === 0 && pia.errors.length === 0, 'no page errors: ' + olga.errors.concat(pia.errors));
 });
 
+test('top scores show each player in the colour of its snake, also when its name colour was taken', async (t) => {
+  // "ann" and "bob" have the same name colour: bob, joining while ann
+  // plays, gets another one, and keeps it.
+  const srv = await t.server(['--seed', '19', '--field', '30x16', '--tick-rate', '10']);
+  const c = await t.context();
+  const ann = await openPlayer(c, srv, 'ann', { join: true });
+  let done = false;
+  const keep = withRejoin(ann, () => autopilot(ann, { until: () => done, timeoutMs: 25000 }), 6);
+  keep.catch(() => {});
+  const bob = await openPlayer(c, srv, 'bob', { join: true });
+  const a = await state(ann), b = await state(bob);
+  assert(a.myColor !== b.myColor, `two colours (${a.myColor}, ${b.myColor})`);
+  await withRejoin(bob, () => eatADigit(bob));
+  await runIntoWall(bob);
+  const row = ann.locator('#top-scores li', { hasText: 'bob' });
+  await row.waitFor();
+  const swatch = await row.locator('.swatch').evaluate((e) => e.style.background);
+  const want = await ann.evaluate((h) => { const e = document.createElement('i'); e.style.background = h; return e.style.background; }, COLORS[b.myColor]);
+  assertEq(swatch, want, "bob's top-scores swatch on ann's page is his snake's colour");
+  done = true;
+  await keep;
+});
+
 /* The direction of my snake from its followed cells, or null. */
 const myDir = (s) => (s.mine && s.mine.cells.length > 1
   ? [s.mine.cells[0][0] - s.mine.cells[1][0], s.mine.cells[0][1] - s.mine.cells[1][1]] : null);
@@ -187,7 +210,8 @@ test('a timed round: the clock follows the server, standings for every member, t
   const c = await t.context();
   const ann = await openPlayer(c, srv, 'ann', { join: true });
   const bob = await openPlayer(c, srv, 'bob', { join: true });
-  const cid = await openPlayer(c, srv, 'cid');  // watches
+  const cid = await openPlayer(c, srv, 'cid');  // watches, with sound on
+  await cid.getByRole('button', { name: 'Sound: off' }).click();
   // While the round runs the clock shows exactly what the server said.
   await cid.locator('#round', { hasText: /Round ends in 0:0[123]/ }).waitFor();
   const r = await state(cid);
@@ -213,6 +237,7 @@ test('a timed round: the clock follows the server, standings for every member, t
     await p.getByRole('button', { name: /^Next round in \d s$/ }).waitFor();
     assert(await p.getByRole('button', { name: /^Next round in/ }).isDisabled(), 'no Play during the standings');
   }
+  assert((await state(cid)).sounds.round >= 1, 'the round-end sound played');
   await ann.bringToFront();
   await shot(ann, 'standings');
   // The server's round is over: the clock is gone and does not count.
@@ -321,6 +346,31 @@ test('phone portrait: full-width field, the panel in one line, a camera with rea
   }
   assertEq(await page.evaluate(() => [window.scrollX, window.scrollY]), [0, 0], 'no scrolling');
   await shot(page, 'phone');
+});
+
+test('phone: one tap plays; the death card fits the screen; Play again; chat and Copy link in the menu', async (t) => {
+  const srv = await t.server(['--seed', '7', '--field', '30x14', '--tick-rate', '10']);
+  const c = await t.context(PHONE);
+  const page = await newPage(c);
+  await page.goto(srv.url + '/');
+  await page.getByLabel(/Your name/).fill('tap');
+  await page.getByRole('button', { name: 'Play', exact: true }).tap();
+  await waitHead(page);
+  assertEq(await page.title(), 'default \u00b7 Snakepit', 'title');
+  await runIntoWall(page);
+  const card = page.getByRole('region', { name: 'You hit the wall' });
+  await card.waitFor();
+  const box = await card.boundingBox();
+  assert(box.x >= 0 && box.y >= 0 && box.x + box.width <= 390 && box.y + box.height <= 740, 'the card is on the screen: ' + JSON.stringify(box));
+  await page.getByRole('button', { name: 'Play again' }).tap();
+  await waitHead(page);
+  await page.getByRole('button', { name: 'Menu' }).tap();
+  await page.getByRole('button', { name: 'Copy link' }).waitFor();
+  await page.getByLabel('Message', { exact: true }).fill('from my phone');
+  await page.getByRole('button', { name: 'Send' }).tap();
+  await page.getByRole('log', { name: 'Chat messages' }).locator('li', { hasText: 'from my phone' }).waitFor();
+  assertEq(page.failed, [], 'nothing failed to load');
+  assert(page.errors.length === 0, 'no page errors: ' + page.errors);
 });
 
 test('a server restart says so: restarting, then restarted', async (t) => {
