@@ -383,6 +383,17 @@ async def room_info_tells_the_settings():
             await r.close()
 
 
+@test
+def the_built_in_page_has_its_favicons():
+    # the copy compiled into the binary (no --static): no 404 on load
+    with Server() as s:
+        status, _, page = harness.http_get(s.port, "/")
+        assert status == 200 and b'<link rel="icon" href="favicon.svg"' in page
+        for path, ctype in (("/favicon.svg", "image/svg+xml"), ("/favicon.ico", "image/x-icon")):
+            status, headers, body = harness.http_get(s.port, path)
+            assert status == 200 and headers["content-type"] == ctype and len(body) > 100, (path, status, headers)
+
+
 # --- a v1 client among the extensions -----------------------------------------------
 
 V1_SHAPES = {
