@@ -23,6 +23,7 @@ struct sp_player {
   char name[SP_NAME_SIZE];
   uint8_t color;       /* its snake's colour, kept from life to life */
   sp_chat_bucket chat; /* its chat allowance */
+  size_t watching;     /* the `watching` count it was told last */
 };
 
 struct sp_room {
@@ -33,9 +34,7 @@ struct sp_room {
   sp_round round;
   uv_timer_t info_timer; /* `watching`, at most once a second */
   size_t registered;     /* members that sent new_player */
-  size_t watching_sent;  /* the last `watching` count broadcast */
-  int watching_greeted;  /* a newcomer was told another count since */
-  uint64_t watching_at;  /* uv_now() when it was sent */
+  uint64_t watching_at;  /* uv_now() when `watching` was last broadcast */
   sp_chat_bucket chat;   /* the whole room's chat allowance */
   int open_handles;
   sp_bots *bots;
@@ -204,13 +203,19 @@ static size_t sp__watching(sp_room *r) {
   return r->registered > humans ? r->registered - humans : 0;
 }
 
+/* Broadcasts the count of spectators if a member was told another one
+ * (newcomers are told it in their greeting). */
 static void sp__info_cb(uv_timer_t *t) {
   sp_room *r = t->data;
   size_t n = sp__watching(r);
-  if (n == r->watching_sent && !r->watching_greeted)
+  int stale = 0;
+  for (sp_player *p = r->members; p; p = p->next)
+    if (p->id && p->watching != n) {
+      stale = 1;
+      p->watching = n;
+    }
+  if (!stale)
     return;
-  r->watching_sent = n;
-  r->watching_greeted = 0;
   r->watching_at = uv_now(r->env->loop);
   sp_buf *b = &r->scratch;
   sp_buf_reset(b);
@@ -693,8 +698,8 @@ static void sp__new_player(sp_player *p, const char *name) {
   sp_buf_reset(b);
   sp_proto_begin(b);
   sp_proto_room_info(b, &info);
-  sp_proto_watching(b, sp__watching(r));
-  r->watching_greeted = 1;
+  p->watching = sp__watching(r);
+  sp_proto_watching(b, p->watching);
   if (r->round.state == SP_ROUND_RUNNING)
     sp_proto_round(b, sp_round_left(&r->round, now));
   sp_proto_end(b);
