@@ -458,6 +458,9 @@ int sp_worker_new(sp_shared *sh, int index, uv_os_sock_t fd, sp_worker **out) {
       .hooks_data = w,
       .bots = cfg->bots,
       .round_seconds = (uint32_t)cfg->round_seconds,
+      .standings_seconds = (uint32_t)cfg->standings_seconds,
+      .chat_max_chars = (uint32_t)cfg->chat_max_chars,
+      .chat_rate = cfg->chat_rate,
       .stats = &sh->stats,
   };
   if ((err = sp_lobby_new(&w->loop, &ls, &w->lobby)) != 0) {

@@ -58,6 +58,9 @@ typedef struct sp_config {
   int workers;                /* event loops, one thread each */
   int bots;                   /* computer snakes per room while humans play */
   int round_seconds;          /* 0: unlimited */
+  int standings_seconds;      /* a round's standings are shown this long */
+  int chat_max_chars;         /* longest chat message, code points */
+  double chat_rate;           /* chat messages per 10 s per player; 0: off */
   /* Cluster mode (README "Beyond one machine"): on when --redis is given. */
   char redis_url[512];  /* --redis as given; empty: one node with SQLite */
   int cluster;          /* derived: --redis was given */
@@ -92,6 +95,9 @@ typedef enum {
   SP_OPT_WORKERS,
   SP_OPT_BOTS,
   SP_OPT_ROUND_SECONDS,
+  SP_OPT_STANDINGS_SECONDS,
+  SP_OPT_CHAT_MAX_CHARS,
+  SP_OPT_CHAT_RATE,
   SP_OPT_REDIS,
   SP_OPT_NODE_ID,
   SP_OPT_LEASE_TIME,

@@ -16,6 +16,7 @@ typedef struct sp__snake {
   uint8_t dir;
   uint8_t born;
   uint8_t dead;
+  uint32_t guard; /* cells ahead kept free of stones while it goes straight */
   uint32_t *body;
   uint32_t cap, head, len;
 } sp__snake;
@@ -206,11 +207,14 @@ static void sp__draw_text(sp_game *g, const char *text, uint8_t color) {
 
 /* The snake's cells stay as an obstacle in colour 0; its colour returns to
  * the pool because pick_color only looks at live snakes. */
-static void sp__die(sp_game *g, sp__snake *s) {
+static void sp__die(sp_game *g, sp__snake *s, sp_death_cause cause,
+                    uint32_t by) {
   sp_event *e = sp__event(g, SP_EV_DEATH);
   if (e) {
     e->id = s->id;
     e->score = s->score;
+    e->cause = (uint8_t)cause;
+    e->by = by;
   }
   for (uint32_t i = 0; i < s->len; i++) {
     char ch = i == 0 ? 'x' : i == s->len - 1 ? '+' : '@';
@@ -233,11 +237,13 @@ static void sp__compact(sp_game *g) {
   g->nsnakes = j;
 }
 
-static uint8_t sp__pick_color(sp_game *g) {
+static uint8_t sp__pick_color(sp_game *g, uint8_t prefer) {
   unsigned used = 0;
   for (size_t i = 0; i < g->nsnakes; i++)
     if (!g->snakes[i].dead)
       used |= 1u << g->snakes[i].color;
+  if (prefer >= 1 && prefer <= SP_NUM_COLORS && !(used & (1u << prefer)))
+    return prefer;
   uint8_t free_colors[SP_NUM_COLORS];
   int nfree = 0;
   for (int c = 1; c <= SP_NUM_COLORS; c++)
@@ -249,6 +255,11 @@ static uint8_t sp__pick_color(sp_game *g) {
 }
 
 int sp_game_join(sp_game *g, uint32_t id, uint8_t *color) {
+  return sp_game_join_color(g, id, 0, color);
+}
+
+int sp_game_join_color(sp_game *g, uint32_t id, uint8_t prefer,
+                       uint8_t *color) {
   if (sp__find(g, id))
     return UV_EEXIST;
   if (g->nsnakes >= (size_t)g->cfg.max_snakes)
@@ -256,7 +267,7 @@ int sp_game_join(sp_game *g, uint32_t id, uint8_t *color) {
   sp__snake *s = &g->snakes[g->nsnakes++];
   memset(s, 0, sizeof *s);
   s->id = id;
-  s->color = sp__pick_color(g);
+  s->color = sp__pick_color(g, prefer);
   *color = s->color;
   return 0;
 }
@@ -278,52 +289,163 @@ int sp_game_turn(sp_game *g, uint32_t id, int dir) {
   if (s->dir == dir)
     return 0;
   s->dir = (uint8_t)dir;
+  s->guard = 0; /* its own way now: the birth run is no longer kept free */
   return 1;
 }
 
 void sp_game_kill(sp_game *g, uint32_t id) {
+  sp_game_end(g, id, SP_CAUSE_LEFT);
+}
+
+void sp_game_end(sp_game *g, uint32_t id, sp_death_cause cause) {
   sp__snake *s = sp__find(g, id);
   if (!s)
     return;
-  sp__die(g, s);
+  sp__die(g, s, cause, 0);
   sp__compact(g);
 }
 
-/* Births at least init_length + 2 cells from every border, on empty cells
- * only; returns 0 when no place fits (the snake tries again next tick). */
+static int sp__free(char ch) { return ch == ' ' || (ch >= '1' && ch <= '9'); }
+
+/* Free cells (empty or digits) straight ahead of (x, y) going dir. */
+static int sp__run(const sp_game *g, int x, int y, int dir) {
+  int n = 0;
+  for (;;) {
+    x += sp__dx[dir];
+    y += sp__dy[dir];
+    if (x < 0 || y < 0 || x >= g->cfg.width || y >= g->cfg.height ||
+        !sp__free(g->field[y * g->cfg.width + x].ch))
+      return n;
+    n++;
+  }
+}
+
+/* Whether `pos` lies on the part of a newborn's run still ahead of it. */
+static int sp__guarded(const sp_game *g, uint32_t pos) {
+  int w = g->cfg.width;
+  int px = (int)(pos % (uint32_t)w), py = (int)(pos / (uint32_t)w);
+  for (size_t i = 0; i < g->nsnakes; i++) {
+    const sp__snake *s = &g->snakes[i];
+    if (s->dead || !s->born || s->guard == 0)
+      continue;
+    uint32_t head = sp__at(s, 0);
+    int hx = (int)(head % (uint32_t)w), hy = (int)(head / (uint32_t)w);
+    int ax = (px - hx) * sp__dx[s->dir] + (py - hy) * sp__dy[s->dir];
+    int side = (px - hx) * sp__dy[s->dir] - (py - hy) * sp__dx[s->dir];
+    if (side == 0 && ax >= 1 && (uint32_t)ax <= s->guard)
+      return 1;
+  }
+  return 0;
+}
+
+/* At tail cell (x, y): the direction whose body fits on empty cells, off
+ * the runs kept for other newborns, and whose head has the longest free
+ * run ahead; -1 when none fits. The scan starts at a random direction so
+ * that ties do not favour one way. *budget counts the work done. */
+static int sp__best_dir(sp_game *g, int x, int y, int first, int *run,
+                        long *budget) {
+  int w = g->cfg.width, len = g->cfg.init_length, best = -1;
+  for (int k = 0; k < 4; k++) {
+    int dir = (first + k) % 4, ok = 1;
+    for (int i = 0; i < len && ok; i++) {
+      uint32_t pos =
+          (uint32_t)((y + sp__dy[dir] * i) * w + x + sp__dx[dir] * i);
+      ok = g->field[pos].ch == ' ' && !sp__guarded(g, pos);
+      *budget -= 1 + (long)g->nsnakes;
+    }
+    if (!ok)
+      continue;
+    int r = sp__run(g, x + sp__dx[dir] * (len - 1), y + sp__dy[dir] * (len - 1),
+                    dir);
+    *budget -= len + r + 1;
+    if (best < 0 || r > *run) {
+      best = dir;
+      *run = r;
+    }
+  }
+  return best;
+}
+
+/* Work a birth may do looking for a place with the wished run, in cells
+ * looked at (about a millisecond): a crowded field, or sixty bots born in
+ * one tick, must not stall the room's tick. */
+#define SP__BIRTH_BUDGET 200000L
+
+/* Places a newborn: its tail at least init_length + 2 cells from every
+ * border, on empty cells only, facing its best way (sp__best_dir). A few
+ * random places are tried, then every place from a random start, until one
+ * has min_run free cells ahead; if none has (a crowded field, or the work
+ * budget ran out), the best place seen. When even an empty field has no
+ * such run (min_run longer than the field), the best of the random places
+ * is taken at once. Returns 0 when no place fits at all (it tries again
+ * next tick). */
 static int sp__birth(sp_game *g, sp__snake *s) {
   int d = g->cfg.init_length + 2, w = g->cfg.width, h = g->cfg.height;
   int nx = w - 2 * d, ny = h - 2 * d; /* candidate tails per row / column */
-  int total = nx * ny * 4;
-  int start = -1;
-  for (int attempt = 0; attempt < 8 + total; attempt++) {
+  int total = nx * ny, want = g->cfg.min_run, tries = 32 + total;
+  int longest = (w > h ? w : h) - d - g->cfg.init_length; /* empty field */
+  if (want > longest) {
+    want = longest + 1; /* never met: keep the best of the random tries */
+    tries = 32;
+  }
+  int start = -1, best = -1, best_dir = 0, best_run = -1;
+  long budget = SP__BIRTH_BUDGET;
+  for (int attempt = 0; attempt < tries && budget > 0; attempt++) {
     int c;
-    if (attempt < 8)
+    if (attempt < 32)
       c = sp_rng_range(&g->rng, 0, total - 1);
     else {
       if (start < 0)
         start = sp_rng_range(&g->rng, 0, total - 1);
-      c = (start + attempt - 8) % total;
+      c = (start + attempt - 32) % total;
     }
-    int dir = c % 4, x = d + (c / 4) % nx, y = d + (c / 4) / nx;
-    int ok = 1;
-    for (int i = 0; i < g->cfg.init_length && ok; i++)
-      ok = g->field[(y + sp__dy[dir] * i) * w + x + sp__dx[dir] * i].ch == ' ';
-    if (!ok)
+    int run = -1;
+    int dir = sp__best_dir(g, d + c % nx, d + c / nx,
+                           sp_rng_range(&g->rng, 0, 3), &run, &budget);
+    if (dir < 0 || run <= best_run)
       continue;
-    s->dir = (uint8_t)dir;
-    for (int i = 0; i < g->cfg.init_length; i++) {
-      uint32_t pos =
-          (uint32_t)((y + sp__dy[dir] * i) * w + x + sp__dx[dir] * i);
-      if (sp__prepend(g, s, pos))
-        return 0;
-      char ch = i == 0 ? '*' : i == g->cfg.init_length - 1 ? '%' : '@';
-      sp__draw(g, pos, ch, s->color);
-    }
-    s->born = 1;
-    return 1;
+    best = c, best_dir = dir, best_run = run;
+    if (run >= want)
+      break;
   }
-  return 0;
+  if (best < 0)
+    return 0;
+  int x = d + best % nx, y = d + best / nx, dir = best_dir;
+  s->dir = (uint8_t)dir;
+  for (int i = 0; i < g->cfg.init_length; i++) {
+    uint32_t pos = (uint32_t)((y + sp__dy[dir] * i) * w + x + sp__dx[dir] * i);
+    if (sp__prepend(g, s, pos))
+      return 0;
+    char ch = i == 0 ? '*' : i == g->cfg.init_length - 1 ? '%' : '@';
+    sp__draw(g, pos, ch, s->color);
+  }
+  s->guard = (uint32_t)(best_run < g->cfg.min_run ? best_run : g->cfg.min_run);
+  s->born = 1;
+  return 1;
+}
+
+/* Why a head entering `pos` dies, and whose snake it hit. */
+static sp_death_cause sp__cause(const sp_game *g, const sp__snake *s,
+                                uint32_t pos, uint32_t *by) {
+  sp_cell c = g->field[pos];
+  *by = 0;
+  if (c.ch == '#')
+    return SP_CAUSE_STONE;
+  if (c.color == 0 && c.ch && strchr("x@+*%", c.ch))
+    return SP_CAUSE_CORPSE;
+  for (size_t i = 0; i < g->nsnakes; i++) {
+    const sp__snake *o = &g->snakes[i];
+    if (o->dead || !o->born)
+      continue;
+    for (uint32_t k = 0; k < o->len; k++)
+      if (sp__at(o, k) == pos) {
+        if (o == s)
+          return SP_CAUSE_SELF;
+        *by = o->id;
+        return SP_CAUSE_SNAKE;
+      }
+  }
+  return SP_CAUSE_OBSTACLE;
 }
 
 static void sp__move(sp_game *g, sp__snake *s) {
@@ -332,7 +454,7 @@ static void sp__move(sp_game *g, sp__snake *s) {
   int x = (int)(head % (uint32_t)w) + sp__dx[s->dir];
   int y = (int)(head / (uint32_t)w) + sp__dy[s->dir];
   if (x < 0 || y < 0 || x >= w || y >= g->cfg.height) {
-    sp__die(g, s);
+    sp__die(g, s, SP_CAUSE_WALL, 0);
     return;
   }
   uint32_t pos = (uint32_t)(y * w + x);
@@ -346,9 +468,13 @@ static void sp__move(sp_game *g, sp__snake *s) {
       e->score = s->score;
     }
   } else if (ch != ' ') {
-    sp__die(g, s);
+    uint32_t by;
+    sp_death_cause cause = sp__cause(g, s, pos, &by);
+    sp__die(g, s, cause, by);
     return;
   }
+  if (s->guard > 0)
+    s->guard--;
   if (sp__prepend(g, s, pos))
     return;
   sp__draw(g, pos, '%', s->color);
@@ -378,8 +504,10 @@ void sp_game_tick(sp_game *g) {
   }
   sp__compact(g);
   if (g->nsnakes > 0 && sp_rng_double(&g->rng) < g->cfg.stone_rate) {
+    /* A stone that would fall on a newborn's run is not dropped at all
+     * (rather than elsewhere), so the random sequence stays the same. */
     uint32_t pos;
-    if (sp__empty_cell(g, &pos))
+    if (sp__empty_cell(g, &pos) && !sp__guarded(g, pos))
       sp__draw(g, pos, '#', 0);
   }
 }

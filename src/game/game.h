@@ -31,21 +31,39 @@ typedef struct sp_game_config {
   int init_length;
   double digit_rate; /* per moving snake per tick */
   double stone_rate; /* per tick */
+  /* Straight run a newborn should have: free cells ahead of its head (the
+   * room sets it to two seconds' worth of ticks). 0: no wish. */
+  int min_run;
   uint64_t seed;
 } sp_game_config;
 
 typedef enum { SP_EV_RENDER, SP_EV_SCORE, SP_EV_DEATH } sp_event_type;
 
+/* Why a snake died (SP_EV_DEATH). */
+typedef enum {
+  SP_CAUSE_WALL = 1, /* left the field */
+  SP_CAUSE_STONE,    /* a `#` */
+  SP_CAUSE_SNAKE,    /* another live snake; its id in `by` */
+  SP_CAUSE_SELF,     /* its own body */
+  SP_CAUSE_CORPSE,   /* what a dead snake left behind */
+  SP_CAUSE_OBSTACLE, /* anything else that is not empty */
+  SP_CAUSE_LEFT,     /* its player left (sp_game_kill) */
+  SP_CAUSE_ROUND,    /* the round's time was up */
+} sp_death_cause;
+
 typedef struct sp_event {
   sp_event_type type;
   uint32_t id;    /* SCORE, DEATH: the snake's player id */
   uint32_t score; /* SCORE, DEATH: its score now */
+  uint32_t by;    /* DEATH by SP_CAUSE_SNAKE: the other snake's id */
   uint16_t x, y;  /* RENDER */
   char ch;        /* RENDER */
   uint8_t color;  /* RENDER */
+  uint8_t cause;  /* DEATH: sp_death_cause */
 } sp_event;
 
-/* Fills in the defaults of PROTOCOL.md (50x25, 10 snakes, length 3, 6 %). */
+/* Fills in the defaults of PROTOCOL.md (50x25, 10 snakes, length 3, 6 %,
+ * no straight-run wish). */
 void sp_game_config_default(sp_game_config *cfg);
 
 /* Creates a game with an empty field. Returns 0 or UV_EINVAL / UV_ENOMEM.
@@ -61,6 +79,9 @@ void sp_game_reset(sp_game *g);
  * UV_EEXIST if it already has a live snake or SP_EFULL at the maximum.
  * *color receives the snake's colour (1..6). */
 int sp_game_join(sp_game *g, uint32_t id, uint8_t *color);
+/* The same, preferring colour `prefer` (1..6) when no live snake has it, so
+ * that a player keeps its colour from one life to the next; 0 for none. */
+int sp_game_join_color(sp_game *g, uint32_t id, uint8_t prefer, uint8_t *color);
 
 /* Turns the snake of `id` (dir: SP_DIR_*). A turn back onto its own neck
  * is ignored. Returns 1 if the direction changed, 0 otherwise. */
@@ -68,8 +89,16 @@ int sp_game_turn(sp_game *g, uint32_t id, int dir);
 
 /* Kills the snake of `id` now (its player left). No-op without one. */
 void sp_game_kill(sp_game *g, uint32_t id);
+/* The same with another cause (SP_CAUSE_ROUND when time is up). */
+void sp_game_end(sp_game *g, uint32_t id, sp_death_cause cause);
 
-/* One step of the game for every live snake, in join order. */
+/* One step of the game for every live snake, in join order.
+ *
+ * A snake is born where it has room: its tail at least init_length + 2
+ * cells from every border, facing the way with the most free cells ahead,
+ * and, when the field allows it, at least min_run of them. Until it turns,
+ * no stone falls on the part of that run still ahead of it, so a newborn
+ * that goes straight lives for min_run ticks. */
 void sp_game_tick(sp_game *g);
 
 int sp_game_alive(const sp_game *g, uint32_t id);

@@ -1,5 +1,7 @@
 #include "room/lobby.h"
 
+#include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +49,22 @@ static void sp__top_changed(void *lobby, sp_room *origin) {
   sp__top_to_rooms(lobby, origin);
 }
 
+/* One random number per process, the same on every loop: clients see
+ * that the server restarted when it changes (room_info's boot). */
+static uint64_t sp__boot_id(void) {
+  static _Atomic uint64_t boot;
+  uint64_t v = atomic_load(&boot);
+  if (v)
+    return v;
+  uint64_t n;
+  if (uv_random(NULL, NULL, &n, sizeof n, 0, NULL) != 0)
+    n = uv_hrtime();
+  n |= 1;
+  uint64_t zero = 0;
+  atomic_compare_exchange_strong(&boot, &zero, n);
+  return atomic_load(&boot);
+}
+
 int sp_lobby_new(uv_loop_t *loop, const sp_lobby_settings *st, sp_lobby **out) {
   sp_lobby *l = calloc(1, sizeof *l);
   if (!l)
@@ -69,6 +87,15 @@ int sp_lobby_new(uv_loop_t *loop, const sp_lobby_settings *st, sp_lobby **out) {
   l->env.hooks_data = st->hooks_data;
   l->env.bots = st->bots;
   l->env.round_seconds = st->round_seconds;
+  l->env.standings_seconds = st->standings_seconds;
+  l->env.chat.max_chars = st->chat_max_chars < SP_CHAT_MAX_CHARS
+                              ? st->chat_max_chars
+                              : SP_CHAT_MAX_CHARS;
+  l->env.chat.per_10s = st->chat_rate;
+  l->env.tick_rate = st->tick_rate;
+  /* Two seconds of straight run for a newborn (issue 13). */
+  l->env.game.min_run = (int)ceil(2.0 * st->tick_rate);
+  l->env.boot = sp__boot_id();
   l->env.stats = st->stats;
   l->env.on_top_changed = sp__top_changed;
   l->env.lobby = l;

@@ -49,6 +49,9 @@ typedef struct sp_lobby_settings {
   void *hooks_data;
   int bots;
   uint32_t round_seconds;
+  uint32_t standings_seconds; /* see sp_room_env */
+  uint32_t chat_max_chars;
+  double chat_rate; /* per 10 s */
   sp_room_stats *stats;
 } sp_lobby_settings;
 

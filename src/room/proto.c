@@ -1,6 +1,7 @@
 #include "room/proto.h"
 
 #include <jansson.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "core/text.h"
@@ -151,6 +152,93 @@ void sp_proto_round(sp_buf *b, uint32_t seconds_left) {
   sp_buf_putc(b, ']');
 }
 
+void sp_proto_round_end_begin(sp_buf *b, uint32_t seconds) {
+  sp__cmd(b, "[\"round_end\",");
+  sp_buf_put_uint(b, seconds);
+  sp_buf_puts(b, ",[");
+}
+
+void sp_proto_round_end_row(sp_buf *b, uint32_t id, const char *name, int color,
+                            uint32_t score) {
+  sp__cmd(b, "[");
+  sp_buf_put_uint(b, id);
+  sp_buf_putc(b, ',');
+  sp_json_string(b, name, strlen(name));
+  sp_buf_putc(b, ',');
+  sp_buf_put_uint(b, (uint64_t)color);
+  sp_buf_putc(b, ',');
+  sp_buf_put_uint(b, score);
+  sp_buf_putc(b, ']');
+}
+
+void sp_proto_round_end_end(sp_buf *b) { sp_buf_puts(b, "]]"); }
+
+const char *sp_proto_cause_name(int cause) {
+  switch (cause) {
+  case SP_CAUSE_WALL: return "wall";
+  case SP_CAUSE_STONE: return "stone";
+  case SP_CAUSE_SNAKE: return "snake";
+  case SP_CAUSE_SELF: return "self";
+  case SP_CAUSE_CORPSE: return "corpse";
+  case SP_CAUSE_LEFT: return "left";
+  case SP_CAUSE_ROUND: return "round";
+  default: return "obstacle";
+  }
+}
+
+void sp_proto_p_died(sp_buf *b, uint32_t id, int cause, uint32_t score,
+                     uint32_t by, const char *by_name) {
+  sp__cmd(b, "[\"p_died\",");
+  sp_buf_put_uint(b, id);
+  sp_buf_puts(b, ",\"");
+  sp_buf_puts(b, sp_proto_cause_name(cause));
+  sp_buf_puts(b, "\",");
+  sp_buf_put_uint(b, score);
+  sp_buf_putc(b, ',');
+  sp_buf_put_uint(b, by);
+  sp_buf_putc(b, ',');
+  sp_json_string(b, by_name, strlen(by_name));
+  sp_buf_putc(b, ']');
+}
+
+void sp_proto_room_info(sp_buf *b, const sp_proto_info *info) {
+  sp__cmd(b, "[\"room_info\",{\"room\":");
+  sp_json_string(b, info->room, strlen(info->room));
+  sp_buf_printf(b,
+                ",\"max_players\":%d,\"tick_rate\":%.6g,\"field\":[%d,%d],"
+                "\"round_seconds\":%u,\"standings_seconds\":%u,"
+                "\"chat_max_chars\":%u,\"chat_per_10s\":%.6g,"
+                "\"boot\":\"%016llx\"}]",
+                info->max_players, info->tick_rate, info->width, info->height,
+                info->round_seconds, info->standings_seconds,
+                info->chat_max_chars, info->chat_per_10s,
+                (unsigned long long)info->boot);
+}
+
+void sp_proto_watching(sp_buf *b, size_t n) {
+  sp__cmd(b, "[\"watching\",");
+  sp_buf_put_uint(b, n);
+  sp_buf_putc(b, ']');
+}
+
+void sp_proto_chat(sp_buf *b, uint32_t id, const char *name, const char *text) {
+  sp__cmd(b, "[\"chat\",");
+  sp_buf_put_uint(b, id);
+  sp_buf_putc(b, ',');
+  sp_json_string(b, name, strlen(name));
+  sp_buf_putc(b, ',');
+  sp_json_string(b, text, strlen(text));
+  sp_buf_putc(b, ']');
+}
+
+void sp_proto_chat_refused(sp_buf *b, const char *reason, uint32_t retry_ms) {
+  sp__cmd(b, "[\"chat_refused\",");
+  sp_json_string(b, reason, strlen(reason));
+  sp_buf_putc(b, ',');
+  sp_buf_put_uint(b, retry_ms);
+  sp_buf_putc(b, ']');
+}
+
 static int sp__is_space(uint32_t c) {
   return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 ||
          c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
@@ -164,12 +252,14 @@ static int sp__is_dropped(uint32_t c) {
          (c >= 0x2066 && c <= 0x2069);
 }
 
-void sp_proto_sanitize_name(const char *in, size_t len, char *out) {
+size_t sp_proto_sanitize_text(const char *in, size_t len, size_t max_chars,
+                              char *out, int *over) {
   const unsigned char *s = (const unsigned char *)in;
-  size_t o = 0, chars = 0;
+  size_t o = 0, chars = 0, kept = 0;
   size_t end_nonspace = 0; /* out length after the last non-space */
   size_t i = 0;
-  while (i < len && chars < SP_NAME_MAX_CHARS) {
+  *over = 0;
+  while (i < len) {
     uint32_t cp;
     size_t n = sp_utf8_next(s + i, len - i, &cp);
     if (n == 0) {
@@ -177,20 +267,34 @@ void sp_proto_sanitize_name(const char *in, size_t len, char *out) {
       continue;
     }
     if (!sp__is_dropped(cp) && !(o == 0 && sp__is_space(cp))) {
+      if (chars == max_chars) {
+        /* Only white space may follow what fits: it would be trimmed. */
+        if (!sp__is_space(cp)) {
+          *over = 1;
+          break;
+        }
+        i += n;
+        continue;
+      }
       memcpy(out + o, s + i, n);
       o += n;
       chars++;
-      if (!sp__is_space(cp))
+      if (!sp__is_space(cp)) {
         end_nonspace = o;
+        kept = chars;
+      }
     }
     i += n;
   }
-  o = end_nonspace;
-  if (o == 0) {
+  out[end_nonspace] = '\0';
+  return kept;
+}
+
+void sp_proto_sanitize_name(const char *in, size_t len, char *out) {
+  int over;
+  /* A name is cut at 15 code points (and trimmed after the cut). */
+  if (sp_proto_sanitize_text(in, len, SP_NAME_MAX_CHARS, out, &over) == 0)
     strcpy(out, "anonymous");
-    return;
-  }
-  out[o] = '\0';
 }
 
 int sp_proto_name_color(const char *name) {
@@ -198,6 +302,11 @@ int sp_proto_name_color(const char *name) {
   for (const unsigned char *p = (const unsigned char *)name; *p; p++)
     h = (h ^ *p) * 16777619u;
   return 1 + (int)(h % 6);
+}
+
+size_t sp_msg_size(const sp_msg *m) {
+  size_t n = offsetof(sp_msg, text);
+  return m->type == SP_MSG_CHAT ? n + strlen(m->text) + 1 : n;
 }
 
 sp_msg_type sp_proto_decode(const void *data, size_t len, sp_msg *out) {
@@ -243,6 +352,12 @@ sp_msg_type sp_proto_decode(const void *data, size_t len, sp_msg *out) {
       out->type = SP_MSG_NEW_PLAYER;
       sp_proto_sanitize_name(json_string_value(arg), json_string_length(arg),
                              out->name);
+    } else if (cmdlen == 4 && memcmp(cmd, "chat", 4) == 0 &&
+               json_is_string(arg)) {
+      out->type = SP_MSG_CHAT;
+      out->chars = sp_proto_sanitize_text(
+          json_string_value(arg), json_string_length(arg), SP_CHAT_MAX_CHARS,
+          out->text, &out->over);
     }
   }
   json_decref(v);

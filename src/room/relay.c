@@ -1,5 +1,6 @@
 #include "room/relay.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,7 @@ typedef struct sp__input_mail {
   sp_mail mail;
   sp_relay *to;
   sp_member *m;
-  sp_msg msg;
+  sp_msg msg; /* only its first sp_msg_size() bytes are there */
 } sp__input_mail;
 
 static void sp__on_input(void *ctx, sp_mail *mail) {
@@ -75,12 +76,13 @@ void sp_relay_input(sp_relay *r, sp_member *m, const sp_msg *msg) {
     sp_lobby_owner_input(r->lobby, m, msg);
     return;
   }
-  sp__input_mail *in = malloc(sizeof *in);
+  size_t size = sp_msg_size(msg);
+  sp__input_mail *in = malloc(offsetof(sp__input_mail, msg) + size);
   if (!in)
     return; /* as if the client's message were lost on the way */
   in->to = r->all[owner];
   in->m = m;
-  in->msg = *msg;
+  memcpy(&in->msg, msg, size);
   if (sp__post(r, owner, &in->mail, sp__on_input) != 0)
     free(in);
 }

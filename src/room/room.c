@@ -8,8 +8,15 @@
 #include "core/fault.h"
 #include "core/log.h"
 #include "net/ws.h"
+#include "room/chat.h"
 #include "room/directory.h"
 #include "room/proto.h"
+#include "room/round.h"
+
+/* Chat messages a whole room passes per 10 seconds (a burst of as many):
+ * one message goes to every member, so many talkers must not flood a
+ * crowd. */
+#define SP_ROOM_CHAT_PER_10S 100.0
 
 struct sp_player {
   sp_room *room;
@@ -17,6 +24,9 @@ struct sp_player {
   sp_player *prev, *next;
   uint32_t id; /* 0 until new_player */
   char name[SP_NAME_SIZE];
+  uint8_t color;       /* its snake's colour, kept from life to life */
+  sp_chat_bucket chat; /* its chat allowance */
+  size_t watching;     /* the `watching` count it was told last */
 };
 
 /* Where the room's members are: one view per loop that has some. */
@@ -33,8 +43,12 @@ struct sp_room {
   int lost;             /* sp_room_lose: it never runs again */
   sp__loop_view *views; /* env->nloops of them */
   uv_timer_t timer;
-  uv_timer_t round_timer; /* once a second during a timed round */
-  uint32_t round_left;
+  uv_timer_t round_timer; /* each second of a round, the standings' end */
+  sp_round round;
+  uv_timer_t info_timer; /* `watching`, at most once a second */
+  size_t registered;     /* members that sent new_player */
+  uint64_t watching_at;  /* uv_now() when `watching` was last broadcast */
+  sp_chat_bucket chat;   /* the whole room's chat allowance */
   int open_handles;
   sp_bots *bots;
   int running;
@@ -161,7 +175,6 @@ static size_t sp__humans(sp_room *r) {
 static void sp__stop(sp_room *r) {
   if (r->running) {
     uv_timer_stop(&r->timer);
-    uv_timer_stop(&r->round_timer);
     r->running = 0;
     sp_log_debug("room_stopped", "room=%s ticks=%llu", r->name,
                  (unsigned long long)r->ticks);
@@ -199,6 +212,47 @@ static void sp__fail(sp_room *r, const char *what) {
   sp__publish(r);
 }
 
+/* Registered members without a live snake: the spectators. */
+static size_t sp__watching(sp_room *r) {
+  size_t humans = sp__humans(r);
+  return r->registered > humans ? r->registered - humans : 0;
+}
+
+/* Broadcasts the count of spectators if a member was told another one
+ * (newcomers are told it in their greeting). */
+static void sp__info_cb(uv_timer_t *t) {
+  sp_room *r = t->data;
+  size_t n = sp__watching(r);
+  int stale = 0;
+  for (sp_player *p = r->members; p; p = p->next)
+    if (p->id && p->watching != n) {
+      stale = 1;
+      p->watching = n;
+    }
+  if (!stale)
+    return;
+  r->watching_at = uv_now(r->env->loop);
+  sp_buf *b = &r->scratch;
+  sp_buf_reset(b);
+  sp_proto_begin(b);
+  sp_proto_watching(b, n);
+  sp_proto_end(b);
+  sp_frame *f = sp__finish(r);
+  if (f) {
+    sp__broadcast(r, &f, 1);
+    sp_frame_unref(f);
+  }
+}
+
+/* The count of spectators may have changed: every member hears of it at
+ * most once a second, so a crowd arriving costs one broadcast a second. */
+static void sp__watching_changed(sp_room *r) {
+  if (uv_is_active((uv_handle_t *)&r->info_timer))
+    return;
+  uint64_t now = uv_now(r->env->loop), due = r->watching_at + 1000;
+  uv_timer_start(&r->info_timer, sp__info_cb, due > now ? due - now : 0, 0);
+}
+
 /* Turns the game's events into the frames of PROTOCOL.md, in its order:
  * for each death `p_gameover` then `top_scores`; then one frame with every
  * render (sent even when empty, as the tick's heartbeat, if `heartbeat`);
@@ -216,10 +270,18 @@ static void sp__emit(sp_room *r, int heartbeat) {
   for (size_t i = 0; i < n; i++) {
     if (ev[i].type == SP_EV_RENDER)
       renders++;
-    else if (ev[i].type == SP_EV_SCORE)
+    else if (ev[i].type == SP_EV_SCORE) {
       scores++;
-    else if (ev[i].type == SP_EV_DEATH) {
+      if (r->round.state == SP_ROUND_RUNNING)
+        sp_round_score(&r->round, ev[i].id, sp__snake_name(r, ev[i].id), 0,
+                       ev[i].score);
+    } else if (ev[i].type == SP_EV_DEATH) {
       sp_player *p = sp__find(r, ev[i].id);
+      if (r->round.state == SP_ROUND_RUNNING)
+        sp_round_score(&r->round, ev[i].id, sp__snake_name(r, ev[i].id), 0,
+                       ev[i].score);
+      if (p)
+        sp__watching_changed(r);
       if (p && ev[i].score > 0) {
         if (sp_top_insert(r->env->top, &r->env->ntop, p->name, ev[i].score)) {
           sp_frame_unref(r->env->top_scores);
@@ -232,6 +294,9 @@ static void sp__emit(sp_room *r, int heartbeat) {
       sp_buf_reset(b);
       sp_proto_begin(b);
       sp_proto_p_gameover(b, ev[i].id);
+      /* Extension: why, in the same frame (a v1 client skips it). */
+      sp_proto_p_died(b, ev[i].id, ev[i].cause, ev[i].score, ev[i].by,
+                      ev[i].by ? sp__snake_name(r, ev[i].by) : "");
       sp_proto_end(b);
       sp__batch_add(&batch, sp__finish(r));
       sp_frame *top = sp_room_env_top_scores(r->env);
@@ -294,6 +359,7 @@ static void sp__bot_joined(void *data, uint32_t id, const char *name,
     sp__broadcast(r, &f, 1);
     sp_frame_unref(f);
   }
+  sp_round_score(&r->round, id, name, (uint8_t)color, 0);
 }
 
 /* After anything that may have killed snakes: dead bots free their places;
@@ -316,33 +382,82 @@ static void sp__bots_after(sp_room *r) {
   sp__publish(r);
 }
 
-static void sp__round_cb(uv_timer_t *t) {
-  sp_room *r = t->data;
-  if (r->round_left > 0)
-    r->round_left--;
+static void sp__round_send(sp_room *r, uint32_t left) {
   sp_buf *b = &r->scratch;
   sp_buf_reset(b);
   sp_proto_begin(b);
-  sp_proto_round(b, r->round_left);
+  sp_proto_round(b, left);
   sp_proto_end(b);
   sp_frame *f = sp__finish(r);
   if (f) {
     sp__broadcast(r, &f, 1);
     sp_frame_unref(f);
   }
-  if (r->round_left > 0)
-    return;
-  /* Time is up: every snake dies (scores recorded), GAME OVER is drawn by
-   * the last death, and the loop stops. */
+}
+
+/* `round_end` with the standings, for everyone or for one newcomer. */
+static sp_frame *sp__round_end_frame(sp_room *r, uint64_t now) {
+  const sp_round *rd = &r->round;
+  uint64_t left = rd->end_ms > now ? rd->end_ms - now : 0;
+  sp_buf *b = &r->scratch;
+  sp_buf_reset(b);
+  sp_proto_begin(b);
+  sp_proto_round_end_begin(b, (uint32_t)((left + 999) / 1000));
+  for (size_t i = 0; i < rd->n && i < SP_ROUND_STANDINGS_ROWS; i++) {
+    const sp_round_entry *e = &rd->entries[i];
+    sp_proto_round_end_row(b, e->id, e->name, e->color, e->score);
+  }
+  sp_proto_round_end_end(b);
+  sp_proto_end(b);
+  return sp__finish(r);
+}
+
+static void sp__round_cb(uv_timer_t *t);
+
+/* The round timer fires when the count of seconds left changes, or when
+ * the standings end. Times are the loop's clock (uv_now). */
+static void sp__round_arm(sp_room *r) {
+  uint64_t next = sp_round_next_ms(&r->round, uv_now(r->env->loop));
+  uv_timer_start(&r->round_timer, sp__round_cb, next, 0);
+}
+
+/* Time is up: every snake dies (scores recorded), GAME OVER is drawn by the
+ * last death, the loop stops, and every member gets the standings. */
+static void sp__round_over(sp_room *r, uint64_t now) {
   while (sp_game_live_count(r->game) > 0) {
     uint32_t id, score;
     uint8_t color;
     sp_game_snake(r->game, 0, &id, &color, &score);
-    sp_game_kill(r->game, id);
+    sp_game_end(r->game, id, SP_CAUSE_ROUND);
   }
   sp__emit(r, 0);
   sp_bots_reap(r->bots, r->game);
   sp__stop(r);
+  sp_round_finish(&r->round, now);
+  sp_log_info("round_over", "room=%s players=%zu winner_score=%u", r->name,
+              r->round.n, r->round.n ? r->round.entries[0].score : 0);
+  sp_frame *f = sp__round_end_frame(r, now);
+  if (f) {
+    sp__broadcast(r, &f, 1);
+    sp_frame_unref(f);
+  }
+}
+
+static void sp__round_cb(uv_timer_t *t) {
+  sp_room *r = t->data;
+  uint64_t now = uv_now(r->env->loop);
+  if (r->round.state == SP_ROUND_RUNNING) {
+    uint32_t left = sp_round_left(&r->round, now);
+    sp__round_send(r, left);
+    if (left == 0)
+      sp__round_over(r, now);
+    sp__round_arm(r);
+  } else if (r->round.state == SP_ROUND_STANDINGS) {
+    if (now >= r->round.end_ms)
+      sp_round_idle(&r->round); /* the next join starts the next round */
+    else
+      sp__round_arm(r);
+  }
 }
 
 static void sp__tick_cb(uv_timer_t *t) {
@@ -418,19 +533,6 @@ static void sp__start(sp_room *r) {
   r->next_tick = uv_hrtime() + r->env->interval_ns;
   sp_log_debug("room_started", "room=%s", r->name);
   sp__schedule(r);
-  if (r->env->round_seconds > 0) {
-    r->round_left = r->env->round_seconds;
-    sp_buf_reset(&r->scratch);
-    sp_proto_begin(&r->scratch);
-    sp_proto_round(&r->scratch, r->round_left);
-    sp_proto_end(&r->scratch);
-    sp_frame *rf = sp__finish(r);
-    if (rf) {
-      sp__broadcast(r, &rf, 1);
-      sp_frame_unref(rf);
-    }
-    uv_timer_start(&r->round_timer, sp__round_cb, 1000, 1000);
-  }
 }
 
 static uint64_t sp__fnv(const char *s) {
@@ -481,8 +583,10 @@ int sp_room_new(sp_room_env *env, const char *name, uint64_t uid,
   }
   uv_timer_init(env->loop, &r->timer);
   uv_timer_init(env->loop, &r->round_timer);
-  r->timer.data = r->round_timer.data = r;
-  r->open_handles = 2;
+  uv_timer_init(env->loop, &r->info_timer);
+  r->timer.data = r->round_timer.data = r->info_timer.data = r;
+  r->open_handles = 3;
+  sp_round_init(&r->round, env->round_seconds, env->standings_seconds);
   *out = r;
   return 0;
 }
@@ -494,6 +598,7 @@ static void sp__room_closed(uv_handle_t *h) {
   sp_bots_close(r->bots); /* freed once its searches come back */
   sp_frame_unref(r->world);
   sp_game_free(r->game);
+  sp_round_free(&r->round);
   sp_buf_free(&r->scratch);
   free(r->views);
   free(r);
@@ -504,6 +609,7 @@ void sp_room_close(sp_room *r) {
   sp__stop(r);
   uv_close((uv_handle_t *)&r->timer, sp__room_closed);
   uv_close((uv_handle_t *)&r->round_timer, sp__room_closed);
+  uv_close((uv_handle_t *)&r->info_timer, sp__room_closed);
 }
 
 const char *sp_room_name(const sp_room *r) { return r->name; }
@@ -553,6 +659,9 @@ static void sp__send_own(sp_player *p, sp_frame *f) {
 static void sp__new_player(sp_player *p, const char *name) {
   sp_room *r = p->room;
   snprintf(p->name, sizeof p->name, "%s", name);
+  /* Its first colour is its name's, the one top_scores shows for it. */
+  p->color = (uint8_t)sp_proto_name_color(p->name);
+  r->registered++;
   do
     p->id = atomic_fetch_add(r->env->next_player_id, 1) + 1;
   while (p->id == 0);
@@ -595,6 +704,32 @@ static void sp__new_player(sp_player *p, const char *name) {
     sp_proto_end(b);
     sp__batch_add(&batch, sp__finish(r));
   }
+  /* Extensions last, in a frame of their own: v1 frames stay as they were. */
+  uint64_t now = uv_now(r->env->loop);
+  sp_proto_info info = {
+      .room = r->name,
+      .max_players = r->env->game.max_snakes,
+      .tick_rate = r->env->tick_rate,
+      .width = r->env->game.width,
+      .height = r->env->game.height,
+      .round_seconds = r->env->round_seconds,
+      .standings_seconds = r->env->standings_seconds,
+      .chat_max_chars = r->env->chat.max_chars,
+      .chat_per_10s = r->env->chat.per_10s,
+      .boot = r->env->boot,
+  };
+  sp_buf_reset(b);
+  sp_proto_begin(b);
+  sp_proto_room_info(b, &info);
+  p->watching = sp__watching(r);
+  sp_proto_watching(b, p->watching);
+  if (r->round.state == SP_ROUND_RUNNING)
+    sp_proto_round(b, sp_round_left(&r->round, now));
+  sp_proto_end(b);
+  sp__batch_add(&batch, sp__finish(r));
+  if (r->round.state == SP_ROUND_STANDINGS)
+    sp__batch_add(&batch, sp__round_end_frame(r, now));
+  sp__watching_changed(r);
   /* From this delivery on, the member's loop sends it the broadcasts. */
   if (batch.failed)
     sp_relay_close(r->env->relay, p->member, SP_WS_INTERNAL);
@@ -608,19 +743,33 @@ static void sp__join(sp_player *p) {
   sp_room *r = p->room;
   if (!p->id || sp_game_alive(r->game, p->id) || r->lost)
     return;
+  uint64_t now = uv_now(r->env->loop);
+  sp_buf *b = &r->scratch;
+  if (r->round.state == SP_ROUND_STANDINGS) {
+    /* The last round's standings are showing: the next round waits. */
+    char text[64];
+    uint64_t wait = r->round.end_ms > now ? r->round.end_ms - now : 0;
+    snprintf(text, sizeof text, "The next round starts in %llu s",
+             (unsigned long long)((wait + 999) / 1000));
+    sp_buf_reset(b);
+    sp_proto_begin(b);
+    sp_proto_error(b, text);
+    sp_proto_end(b);
+    sp__send_own(p, sp__finish(r));
+    return;
+  }
   if (!r->running) {
     sp__start(r);
     if (!r->running)
       return;
   }
   uint8_t color;
-  int err = sp_game_join(r->game, p->id, &color);
+  int err = sp_game_join_color(r->game, p->id, p->color, &color);
   if (err == SP_EFULL && sp_bots_evict(r->bots, r->game)) {
     /* Bots never take a place a person needs. */
     sp__emit(r, 0);
-    err = sp_game_join(r->game, p->id, &color);
+    err = sp_game_join_color(r->game, p->id, p->color, &color);
   }
-  sp_buf *b = &r->scratch;
   sp_buf_reset(b);
   sp_proto_begin(b);
   if (err == SP_EFULL) {
@@ -631,6 +780,7 @@ static void sp__join(sp_player *p) {
   }
   if (err)
     return;
+  p->color = color;
   sp_proto_p_joined(b, p->id, p->name, color, 0);
   sp_proto_end(b);
   sp_frame *f = sp__finish(r);
@@ -644,8 +794,49 @@ static void sp__join(sp_player *p) {
    * their loop, so a key press shows up for the one who pressed it as soon
    * as it can. */
   sp_relay_deliver(r->env->relay, p->member, NULL, 0, SP_MEMBER_PLAYING);
+  uint64_t wait;
+  if (sp_round_join(&r->round, now, p->id, p->name, color, &wait) == 1) {
+    sp__round_send(r, r->round.seconds); /* a round starts with this join */
+    sp__round_arm(r);
+  }
   sp__bots_after(r);
   sp__publish(r);
+  sp__watching_changed(r);
+}
+
+/* Extension ["chat", TEXT]: to every member of the room, within the
+ * limits of sp_chat_check and of the room as a whole. */
+static void sp__chat(sp_player *p, const sp_msg *m) {
+  sp_room *r = p->room;
+  uint64_t now = uv_now(r->env->loop);
+  uint32_t retry;
+  char reason[96];
+  sp_chat_verdict v = sp_chat_check(&p->chat, &r->env->chat, m, now, &retry,
+                                    reason, sizeof reason);
+  if (v == SP_CHAT_OK &&
+      !sp_chat_take(&r->chat, SP_ROOM_CHAT_PER_10S, now, &retry)) {
+    v = SP_CHAT_TOO_FAST;
+    snprintf(reason, sizeof reason, "The room is busy: try again shortly");
+  }
+  if (v == SP_CHAT_EMPTY)
+    return;
+  sp_buf *b = &r->scratch;
+  sp_buf_reset(b);
+  sp_proto_begin(b);
+  if (v == SP_CHAT_OK)
+    sp_proto_chat(b, p->id, p->name, m->text);
+  else
+    sp_proto_chat_refused(b, reason, retry);
+  sp_proto_end(b);
+  sp_frame *f = sp__finish(r);
+  if (v != SP_CHAT_OK) {
+    sp__send_own(p, f);
+    return;
+  }
+  if (f) {
+    sp__broadcast(r, &f, 1);
+    sp_frame_unref(f);
+  }
 }
 
 void sp_player_message(sp_player *p, const sp_msg *m) {
@@ -658,6 +849,10 @@ void sp_player_message(sp_player *p, const sp_msg *m) {
   case SP_MSG_KEY:
     if (p->id)
       sp_game_turn(p->room->game, p->id, m->dir);
+    break;
+  case SP_MSG_CHAT:
+    if (p->id)
+      sp__chat(p, m);
     break;
   default: break; /* dropped on the member's loop already */
   }
@@ -692,5 +887,9 @@ void sp_player_leave(sp_player *p) {
     lv->view = NULL; /* that loop may free it once it has no members */
   sp__unlink(p);
   r->nmembers--;
+  if (p->id) {
+    r->registered--;
+    sp__watching_changed(r);
+  }
   free(p);
 }

@@ -20,6 +20,7 @@
 #include "game/game.h"
 #include "net/frame.h"
 #include "room/bots.h"
+#include "room/chat.h"
 #include "room/member.h"
 #include "room/proto.h"
 #include "room/relay.h"
@@ -69,10 +70,14 @@ typedef struct sp_room_env {
   int (*lease_ok)(void *data, const char *room, uint64_t epoch);
   struct sp_directory *dir; /* shared: a room that loses its lease says so */
   void *hooks_data;
-  int bots;               /* computer snakes per room while humans play */
-  uint32_t round_seconds; /* 0: unlimited */
-  uint32_t bot_delay_ms;  /* testing knob (SNAKEPIT_TEST_BOT_DELAY_MS) */
-  sp_room_stats *stats;   /* may be NULL */
+  int bots;                   /* computer snakes per room while humans play */
+  uint32_t round_seconds;     /* 0: unlimited */
+  uint32_t standings_seconds; /* a round's standings, before the next */
+  sp_chat_limits chat;
+  double tick_rate;
+  uint64_t boot;         /* room_info's boot: one number per process */
+  uint32_t bot_delay_ms; /* testing knob (SNAKEPIT_TEST_BOT_DELAY_MS) */
+  sp_room_stats *stats;  /* may be NULL */
   /* Testing knob (SNAKEPIT_TEST_FAIL_ROOM): the room of this name fails on
    * its 5th tick as if out of memory, to prove a failing room is reset
    * without disturbing the others. NULL in normal runs. */

@@ -103,6 +103,28 @@ window.__sp = {
         if (s.grid[y][x][0] === '%' && s.grid[y][x][1] === s.myColor) return [x, y];
     return null;
   },
+  // Pixels of colour rgb (within tol per channel) on the canvas over the
+  // given cells (and \`pad\` cells around each), as drawn now.
+  countNear(cells, rgb, tol, pad) {
+    const s = window.snakepit.state, cv = document.getElementById('field'), c = s.canvas.cell;
+    const seen = new Set();
+    let n = 0;
+    for (const [x, y] of cells) {
+      const x0 = Math.max(0, Math.round((x - pad) * c - s.canvas.camX)), y0 = Math.max(0, Math.round((y - pad) * c - s.canvas.camY));
+      const w = Math.min(cv.width - x0, (2 * pad + 1) * c), h = Math.min(cv.height - y0, (2 * pad + 1) * c);
+      if (w <= 0 || h <= 0) continue;
+      const d = cv.getContext('2d').getImageData(x0, y0, w, h).data;
+      for (let i = 0; i < d.length; i += 4) {
+        const px = x0 + (i / 4) % w, py = y0 + Math.floor(i / 4 / w);
+        if (seen.has(px * 100000 + py)) continue;
+        if (Math.abs(d[i] - rgb[0]) <= tol && Math.abs(d[i + 1] - rgb[1]) <= tol && Math.abs(d[i + 2] - rgb[2]) <= tol) {
+          seen.add(px * 100000 + py);
+          n++;
+        }
+      }
+    }
+    return n;
+  },
 };`;
 
 async function newContext(browser, opts = {}) {
@@ -118,39 +140,57 @@ async function newContext(browser, opts = {}) {
   return ctx;
 }
 
-/* Opens the client, fills in the start screen and connects. Returns the page
- * once the handshake arrived. With join, also presses Join and waits for the
- * page's own snake to be on the field. */
-async function openPlayer(ctx, server, name, { room = 'default', join = false } = {}) {
+/* A new page with its errors, dialogs, failed responses and received
+ * WebSocket frames recorded. */
+async function newPage(ctx) {
   const page = await ctx.newPage();
   page.dialogs = [];
   page.on('dialog', (d) => { page.dialogs.push(d.message()); d.dismiss().catch(() => {}); });
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(String(e)));
+  page.failed = [];
+  page.requests = [];
+  page.on('request', (r) => page.requests.push(new URL(r.url()).pathname));
+  page.on('response', (r) => { if (r.status() >= 400) page.failed.push(`${r.status()} ${r.url()}`); });
   // Every WebSocket frame the page receives, as text.
   page.wsFrames = [];
   page.on('websocket', (ws) => ws.on('framereceived', (f) => page.wsFrames.push(String(f.payload))));
-  await page.goto(server.url + '/');
-  await page.getByLabel(/Your name/).fill(name);
-  await page.getByLabel(/Room/).fill(room);
-  await page.getByRole('button', { name: 'Connect' }).click();
-  await page.waitForFunction(() => window.snakepit.state.status === 'connected' && window.snakepit.state.myId !== null);
-  if (join) await joinGame(page);
   return page;
 }
 
+/* Opens the client, fills in the start screen and presses Watch (or, with
+ * join, Play: one click connects and joins). Returns the page once the
+ * handshake arrived (and, with join, once its own snake is on the field). */
+async function openPlayer(ctx, server, name, { room = 'default', join = false } = {}) {
+  const page = await newPage(ctx);
+  await page.goto(server.url + '/');
+  await page.getByLabel(/Your name/).fill(name);
+  await page.getByLabel(/Room/).fill(room);
+  await page.getByRole('button', { name: join ? 'Play' : 'Watch', exact: true }).click();
+  await page.waitForFunction(() => window.snakepit.state.status === 'connected' && window.snakepit.state.myId !== null);
+  if (join) await waitHead(page);
+  return page;
+}
+
+/* The Play button of the card on the field ("Play", "Play again"). */
+const playButton = (page) => page.getByRole('button', { name: /^Play( again)?$/ });
+
 async function joinGame(page) {
-  const join = page.getByRole('button', { name: 'Join' });
+  const join = playButton(page);
   await join.waitFor({ state: 'visible' });
   await join.click();
+  await waitHead(page);
+  // While the snake lives there is nothing to play.
+  await join.waitFor({ state: 'hidden' });
+}
+
+async function waitHead(page) {
   try {
     await page.waitForFunction(() => window.__sp.head() !== null);
   } catch (e) {
     const s = await state(page);
-    throw new Error(`no head after Join: ${e.message}\n  state: ${JSON.stringify({ ...s, grid: undefined })}\n  field:\n${s.grid.map((r) => '  |' + r.map((c) => c[0]).join('') + '|').join('\n')}`);
+    throw new Error(`no head after Play: ${e.message}\n  state: ${JSON.stringify({ ...s, grid: undefined })}\n  field:\n${s.grid.map((r) => '  |' + r.map((c) => c[0]).join('') + '|').join('\n')}`);
   }
-  // While the snake lives there is nothing to join.
-  await join.waitFor({ state: 'hidden' });
 }
 
 const state = (page) => page.evaluate(() => window.snakepit.state);
@@ -422,6 +462,7 @@ async function run() {
 }
 
 module.exports = {
-  ROOT, Server, test, run, assert, assertEq, openPlayer, joinGame, state, head, headMotion,
+  ROOT, Server, test, run, assert, assertEq, newPage, openPlayer, joinGame, playButton, waitHead, state, head, headMotion,
+  window_head, firstStep, DIRS, isDigit,
   turnAndCheck, withRejoin, SnakeDied, eatADigit, autopilot, waitTicks, runIntoWall, names, canvasPixels, nextTick, ARROW, WASD, KEY_OF,
 };

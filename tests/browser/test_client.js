@@ -2,12 +2,11 @@
 /* Browser tests of the web client (web/) against the real server, in
  * headless Chromium. Run through tests/browser/run.sh; pass test names as
  * arguments to run only those. */
-const fs = require('fs');
-const path = require('path');
 const {
-  ROOT, test, run, assert, assertEq, openPlayer, joinGame, state, headMotion, turnAndCheck, withRejoin,
-  eatADigit, autopilot, waitTicks, runIntoWall, names, canvasPixels, nextTick, ARROW,
+  test, run, assert, assertEq, openPlayer, joinGame, playButton, state, headMotion, turnAndCheck, withRejoin,
+  eatADigit, autopilot, waitTicks, runIntoWall, names, canvasPixels, ARROW,
 } = require('./lib');
+const { shot } = require('./shots');
 
 const XSS = '<img src=x onerror=alert(1)>';
 
@@ -38,15 +37,17 @@ test('two players in one room see each other, the canvas moves, arrows steer', a
   assert(alice.errors.length === 0 && bob.errors.length === 0, 'no page errors: ' + alice.errors.concat(bob.errors));
 });
 
-test('a snake that hits the wall dies, Join comes back, the top scores show its score', async (t) => {
+test('a snake that hits the wall dies: the card says why, with its score and best; Play again', async (t) => {
   // 30 columns: GAME OVER (19 characters, centred) leaves both side walls visible.
   const srv = await t.server(['--seed', '7', '--field', '30x14', '--tick-rate', '8']);
   const c = await t.context();
   const page = await openPlayer(c, srv, 'carol', { join: true });
-  assert(await page.getByRole('button', { name: 'Join' }).isHidden(), 'no Join while the snake lives');
+  assert(await playButton(page).isHidden(), 'no Play while the snake lives');
   const score = await withRejoin(page, () => eatADigit(page));
   assert(score > 0, 'scored');
-  await page.locator('#players li', { hasText: 'carol' }).locator('.score', { hasText: String(score) }).waitFor();
+  // The players list shows the live score (while the snake lives).
+  const row0 = await page.locator('#players li', { hasText: 'carol' }).locator('.score').allTextContents();
+  if ((await state(page)).alive) assertEq(row0, [String((await state(page)).players.find((p) => p.name === 'carol').score)], 'live score');
   await runIntoWall(page);
   await page.waitForFunction(() => !window.snakepit.state.alive);
   const s = await state(page);
@@ -56,14 +57,26 @@ test('a snake that hits the wall dies, Join comes back, the top scores show its 
       if (s.grid[y][x][0] === 'x' && s.grid[y][x][1] === 0 &&
           (x === 0 || y === 0 || x === s.width - 1 || y === s.height - 1)) deadOnBorder = true;
   assert(deadOnBorder, 'the dead head (x) lies against the wall');
-  await page.getByRole('button', { name: 'Join' }).waitFor({ state: 'visible' });
+  // The card on the field: why, the score of that life and the best, and
+  // a big Play again.
+  const card = page.getByRole('region', { name: 'You hit the wall' });
+  await card.waitFor();
+  assertEq(await card.locator('#overlay-text').textContent(), `Score ${score} \u00b7 Best ${score}`, 'score and best');
+  await page.getByRole('button', { name: 'Play again' }).waitFor({ state: 'visible' });
   const row = page.locator('#top-scores li', { hasText: 'carol' });
   await row.waitFor();
   assertEq(await row.locator('.score').textContent(), String(score), 'top scores show the score');
+  // Its swatch has the snake's colour (the player keeps it from life to life).
+  const s1 = await state(page);
+  const swatch = await row.locator('.swatch').evaluate((e) => getComputedStyle(e).backgroundColor);
+  const want = await page.evaluate((c) => { const e = document.createElement('i'); e.style.color = ['#aeb6c2', '#ff6b6b', '#4ade80', '#60a5fa', '#facc15', '#e879f9', '#22d3ee'][c]; document.body.append(e); const v = getComputedStyle(e).color; e.remove(); return v; }, s1.myColor);
+  assertEq(swatch, want, 'the top-scores swatch shows the snake colour');
+  await shot(page, 'death');
   const api = await srv.getJson('/api/scores');
   assert(api.scores.some((r) => r.name === 'carol' && r.score === score), '/api/scores has it: ' + JSON.stringify(api));
-  // The player can play again.
+  // The player can play again, in the same colour.
   await joinGame(page);
+  assertEq((await state(page)).myColor, s1.myColor, 'same colour in the next life');
 });
 
 test('two rooms are isolated', async (t) => {
@@ -132,18 +145,23 @@ test('names full of markup are shown as text and run nothing', async (t) => {
   }
 });
 
-test('a refused join shows the server error; Leave; the name is remembered', async (t) => {
+test('a refused join shows the server error until a place is free; Leave; the name is remembered', async (t) => {
   const srv = await t.server(['--seed', '2', '--field', '24x14', '--tick-rate', '10', '--max-players', '1']);
   const c = await t.context();
-  await openPlayer(c, srv, 'erin', { join: true });
+  const erin = await openPlayer(c, srv, 'erin', { join: true });
   const late = await openPlayer(c, srv, 'frank');
-  await late.getByRole('button', { name: 'Join' }).click();
+  await playButton(late).click();
   await late.locator('#status', { hasText: 'Maximum players reached' }).waitFor();
-  await late.getByRole('button', { name: 'Join' }).waitFor({ state: 'visible' });
-  assert(await late.getByRole('button', { name: 'Join' }).isEnabled(), 'Join can be pressed again');
+  await late.getByText('The room is full: you can watch until a place is free.').waitFor();
+  await playButton(late).waitFor({ state: 'visible' });
+  assert(await playButton(late).isEnabled(), 'Play can be pressed again');
+  // The message goes once it is no longer true: erin leaves, a place is free.
+  await erin.getByRole('button', { name: 'Leave' }).click();
+  await late.locator('#status', { hasText: 'Connected to room default as frank' }).waitFor({ timeout: 5000 });
+  assert(!(await late.locator('#status').textContent()).includes('Maximum'), 'the error cleared');
   // Leave goes back to the start screen for good; the name is remembered.
   await late.getByRole('button', { name: 'Leave' }).click();
-  await late.getByRole('button', { name: 'Connect' }).waitFor();
+  await late.getByRole('button', { name: 'Play', exact: true }).waitFor();
   await late.waitForFunction(() => window.snakepit.state.status === 'idle');
   await late.reload();
   assertEq(await late.getByLabel(/Your name/).inputValue(), 'frank', 'name remembered across visits');
@@ -158,16 +176,18 @@ test('the page reconnects by itself after the server restarts, and plays again',
   await headMotion(page);
   await first.stop('SIGKILL');
   await page.waitForFunction(() => window.snakepit.state.status === 'reconnecting');
-  await page.locator('#status', { hasText: /reconnecting/i }).waitFor();
-  assert(await page.getByRole('button', { name: 'Join' }).isHidden(), 'no Join while disconnected');
+  await page.locator('#status', { hasText: /Connection lost\. Reconnecting/ }).waitFor();
+  assert(await playButton(page).isHidden(), 'no Play while disconnected');
   const second = await t.server(args, { port: first.port, data: first.data });
   await page.waitForFunction(() => window.snakepit.state.status === 'connected' && window.snakepit.state.connections === 2,
     null, { timeout: 15000 });
   const s = await state(page);
   assertEq([s.myName, s.room], ['gina', 'phoenix'], 'same name and room after reconnecting');
   assert(s.width === 24 && s.height === 14 && s.grid.length === 14, 'field rebuilt from world');
-  await page.locator('#status', { hasText: /connected/i }).waitFor();
+  // It says that the server restarted (a new boot id) and that the snake is gone.
+  await page.locator('#status', { hasText: 'The server restarted. Your snake is gone: press Play to join again.' }).waitFor();
   await joinGame(page);
+  await page.locator('#status', { hasText: 'Connected to room phoenix as gina' }).waitFor();
   await withRejoin(page, () => turnAndCheck(page, (code) => page.keyboard.press(ARROW[code])));
   assert(second.port === first.port, 'same port');
 });
@@ -197,8 +217,7 @@ test('touch: a swipe and the on-screen arrows turn the snake; crisp at devicePix
   const label = { 37: 'Left', 38: 'Up', 39: 'Right', 40: 'Down' };
   await withRejoin(page, () => turnAndCheck(page, (code) => page.getByRole('button', { name: label[code], exact: true }).tap()));
   assertEq(await page.evaluate(() => [window.scrollX, window.scrollY]), [0, 0], 'page did not scroll');
-  fs.mkdirSync(path.join(ROOT, 'build'), { recursive: true });
-  await page.screenshot({ path: path.join(ROOT, 'build', 'screenshot-mobile.png') });
+
 });
 
 test('screenshot of a game in progress', async (t) => {
@@ -225,26 +244,22 @@ test('screenshot of a game in progress', async (t) => {
   playing.catch(() => {});
   await crash(kim);
   await ivy.locator('#top-scores li', { hasText: 'kim' }).waitFor();
-  await ivy.waitForFunction(() => window.snakepit.state.players.some((p) => p.name === 'ivy' && p.score >= 5),
-    null, { timeout: 20000 });
-  await waitTicks(ivy, 3);
-  const out = path.join(ROOT, 'build', 'screenshot.png');
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  await ivy.screenshot({ path: out });
-  // The README's copy changes only on request, so that a test run leaves
-  // the work tree clean: SNAKEPIT_UPDATE_DOCS=1 tests/browser/run.sh
-  if (process.env.SNAKEPIT_UPDATE_DOCS === '1') {
-    fs.mkdirSync(path.join(ROOT, 'docs'), { recursive: true });
-    fs.copyFileSync(out, path.join(ROOT, 'docs', 'screenshot.png'));
-  }
-  assert(fs.statSync(out).size > 10000, 'screenshot written');
+  await ivy.waitForFunction(() => window.snakepit.state.players.some((p) => p.name === 'ivy' && p.score >= 3),
+    null, { timeout: 30000 });
+  // A game in progress: ivy alive (the autopilot joins again after a death).
+  await ivy.waitForFunction(() => window.snakepit.state.alive && window.snakepit.state.mine &&
+    window.snakepit.state.players.length >= 2, null, { timeout: 20000 });
+  await shot(ivy, 'game');
   done = true;
   await playing;
   const lobby = await c.newPage();
   await lobby.goto(srv.url + '/');
   await lobby.getByRole('button', { name: /showcase/ }).waitFor();
-  await lobby.screenshot({ path: path.join(ROOT, 'build', 'screenshot-start.png') });
-}, { timeoutMs: 60000 });
+  await lobby.getByLabel(/Your name/).fill('lee');
+  await shot(lobby, 'start');
+}, { timeoutMs: 70000 });
+
+require('./test_game');
 
 run().then((code) => process.exit(code), (e) => {
   console.log(String(e && e.stack || e));

@@ -57,10 +57,14 @@ async def play_script(s, sockets):
     run), joins the first two, plays SCRIPT, and returns each member's
     frames, one list per member, up to the TICKS-th render frame."""
     frames = [[] for _ in sockets]
+    ids = {}   # player id -> index of the scripted member (0 or 1)
 
     async def recv(i):
         cmds = json.loads(await asyncio.wait_for(sockets[i].recv(), 10))
         frames[i].append(cmds)
+        for c in cmds:
+            if c[0] == "p_joined" and c[2] in ("m0", "m1"):
+                ids[c[1]] = int(c[2][1])
         return cmds
 
     for i, ws in enumerate(sockets):
@@ -72,12 +76,14 @@ async def play_script(s, sockets):
         await sockets[i].send(json.dumps(["join"]))
         while not any(c[0] == "p_joined" and c[2] == f"m{i}" for c in await recv(0)):
             pass
-    # Member 0 paces the script: after its k-th tick frame, the keys of k.
-    # The game may end before TICKS (both snakes dead): then it stops there.
-    ticks, dead = 0, 0
-    while ticks < TICKS and dead < 2:
+    # Member 0 paces the script: after its k-th tick frame, the keys of k;
+    # a snake that died joins again at once (after the frame that said so).
+    ticks = 0
+    while ticks < TICKS:
         cmds = await recv(0)
-        dead += sum(1 for c in cmds if c[0] == "p_gameover")
+        for c in cmds:
+            if c[0] == "p_gameover" and c[1] in ids:
+                await sockets[ids[c[1]]].send(json.dumps(["join"]))
         if is_tick(cmds):
             ticks += 1
             for k, who, key in SCRIPT:
@@ -97,10 +103,22 @@ def is_tick(cmds):
     return cmds == [] or all(c[0] == "render" for c in cmds)
 
 
+PRIVATE = ("handshake", "world", "top_scores", "room_info")
+TIMED = ("watching",)   # sent at most once a second: by the clock, not the game
+
+
 def tick_frames(frames):
-    """The frames from member's first broadcast on (the private ones before
-    it differ by design: each member's own handshake)."""
-    return [f for f in frames if not any(c[0] in ("handshake", "world", "top_scores") for c in f)]
+    """The frames of the game: without each member's own greeting (which
+    differs by design: its handshake, the process's boot id) and without
+    the clock-paced `watching` counts."""
+    out = []
+    for f in frames:
+        if any(c[0] in PRIVATE for c in f):
+            continue
+        kept = [c for c in f if c[0] not in TIMED]
+        if kept or not f:
+            out.append(kept)
+    return out
 
 
 @test

@@ -529,7 +529,17 @@ async def record(args, n_ticks=20):
             if await p.quiet(0.3):
                 break
         await p.close()
-        return [json.dumps(f) for _, f in p.frames if not any(c[0] == "handshake" for c in f)]
+        # The game's frames; not the handshake, nor the extensions that
+        # follow the wall clock (`watching`) or the process (`boot`).
+        out = []
+        for _, f in p.frames:
+            f = [c for c in f if c[0] not in ("handshake", "watching")]
+            for c in f:
+                if c[0] == "room_info":
+                    c[1].pop("boot")
+            if f:
+                out.append(json.dumps(f))
+        return out
 
 
 @test

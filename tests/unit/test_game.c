@@ -262,6 +262,274 @@ TEST(death_by_other_snake_and_kill) {
   sp_game_free(g);
 }
 
+/* The DEATH event of `id` in the last tick's events, or NULL. */
+static const sp_event *death_of(sp_game *g, uint32_t id) {
+  size_t n;
+  const sp_event *ev = sp_game_events(g, &n);
+  for (size_t i = 0; i < n; i++)
+    if (ev[i].type == SP_EV_DEATH && ev[i].id == id)
+      return &ev[i];
+  return NULL;
+}
+
+/* Ticks until `id` dies (at most max ticks); its DEATH event or NULL. */
+static const sp_event *tick_until_death(sp_game *g, uint32_t id, int max) {
+  for (int i = 0; i < max; i++) {
+    sp_game_clear_events(g);
+    sp_game_tick(g);
+    const sp_event *e = death_of(g, id);
+    if (e)
+      return e;
+  }
+  return NULL;
+}
+
+TEST(death_causes) {
+  int x, y, dir;
+  uint8_t c;
+  /* the wall */
+  sp_game *g = new_game(20, 20, 10, 5, 0, 0);
+  sp_game_join(g, 1, &c);
+  sp_game_tick(g);
+  const sp_event *e = tick_until_death(g, 1, 40);
+  ASSERT(e);
+  ASSERT_EQ(e->cause, SP_CAUSE_WALL);
+  ASSERT_EQ(e->by, 0);
+  /* a stone, then a corpse (what the first snake left) */
+  sp_game_join(g, 2, &c);
+  sp_game_tick(g);
+  sp_game_head(g, 2, &x, &y, &dir);
+  sp_game_put(g, x + dx[dir], y + dy[dir], '#', 0);
+  e = tick_until_death(g, 2, 1);
+  ASSERT(e);
+  ASSERT_EQ(e->cause, SP_CAUSE_STONE);
+  sp_game_join(g, 3, &c);
+  sp_game_tick(g);
+  sp_game_head(g, 3, &x, &y, &dir);
+  sp_game_put(g, x + dx[dir], y + dy[dir], '+', 0);
+  e = tick_until_death(g, 3, 1);
+  ASSERT(e);
+  ASSERT_EQ(e->cause, SP_CAUSE_CORPSE);
+  /* its player left; time was up */
+  sp_game_join(g, 4, &c);
+  sp_game_join(g, 5, &c);
+  sp_game_tick(g);
+  sp_game_clear_events(g);
+  sp_game_kill(g, 4);
+  ASSERT_EQ(death_of(g, 4)->cause, SP_CAUSE_LEFT);
+  sp_game_end(g, 5, SP_CAUSE_ROUND);
+  ASSERT_EQ(death_of(g, 5)->cause, SP_CAUSE_ROUND);
+  sp_game_free(g);
+
+  /* its own body: grow, then turn three times the same way */
+  g = new_game(30, 30, 10, 7, 0, 0);
+  sp_game_join(g, 1, &c);
+  sp_game_tick(g);
+  sp_game_head(g, 1, &x, &y, &dir);
+  sp_game_put(g, x + dx[dir], y + dy[dir], '5', 1);
+  for (int i = 0; i < 5; i++)
+    sp_game_tick(g);
+  for (int k = 1; k <= 2; k++) {
+    sp_game_turn(g, 1, (dir + k) % 4);
+    sp_game_tick(g);
+  }
+  sp_game_turn(g, 1, (dir + 3) % 4);
+  e = tick_until_death(g, 1, 1);
+  ASSERT(e);
+  ASSERT_EQ(e->cause, SP_CAUSE_SELF);
+  ASSERT_EQ(e->score, 5);
+  sp_game_free(g);
+}
+
+/* Snake 2 circles on a 2x2 square (length 3 fits in its 4 cells); snake 1
+ * heads greedily for the nearest of snake 2's cells and dies there: the
+ * death names snake 2. */
+TEST(death_by_another_snake_names_it) {
+  sp_game *g = new_game(40, 40, 10, 21, 0, 0);
+  uint8_t c1, c2;
+  sp_game_join(g, 1, &c1);
+  sp_game_join(g, 2, &c2);
+  ASSERT(c1 != c2);
+  sp_game_tick(g);
+  const sp_event *e = NULL;
+  for (int t = 0; t < 300 && !e; t++) {
+    int x, y, d, x2, y2, d2;
+    ASSERT(sp_game_head(g, 2, &x2, &y2, &d2));
+    sp_game_turn(g, 2, (d2 + 1) % 4);
+    ASSERT(sp_game_head(g, 1, &x, &y, &d));
+    int best = -1, bestd = 1 << 30;
+    for (int k = 0; k < 4; k++) {
+      if (k == (d + 2) % 4)
+        continue;
+      int nx = x + dx[k], ny = y + dy[k];
+      if (nx < 0 || ny < 0 || nx >= 40 || ny >= 40)
+        continue;
+      for (int yy = 0; yy < 40; yy++)
+        for (int xx = 0; xx < 40; xx++)
+          if (sp_game_cell(g, xx, yy).color == c2 &&
+              strchr("%@*", sp_game_cell(g, xx, yy).ch)) {
+            int dist = abs(xx - nx) + abs(yy - ny);
+            if (dist < bestd)
+              bestd = dist, best = k;
+          }
+    }
+    ASSERT(best >= 0);
+    sp_game_turn(g, 1, best);
+    sp_game_clear_events(g);
+    sp_game_tick(g);
+    ASSERT(!death_of(g, 2));
+    e = death_of(g, 1);
+  }
+  ASSERT(e);
+  ASSERT_EQ(e->cause, SP_CAUSE_SNAKE);
+  ASSERT_EQ(e->by, 2);
+  sp_game_free(g);
+}
+
+/* Free cells straight ahead of the head of `id`. */
+static int run_ahead(sp_game *g, uint32_t id) {
+  int x, y, d, n = 0;
+  if (!sp_game_head(g, id, &x, &y, &d))
+    return -1;
+  for (;;) {
+    x += dx[d];
+    y += dy[d];
+    if (x < 0 || y < 0 || x >= sp_game_width(g) || y >= sp_game_height(g))
+      return n;
+    char ch = sp_game_cell(g, x, y).ch;
+    if (ch != ' ' && !(ch >= '1' && ch <= '9'))
+      return n;
+    n++;
+  }
+}
+
+/* Issue 13: 100 joins on a fresh default field with two seconds of run at
+ * 10 ticks per second, the default digit and stone rates, no key pressed:
+ * every newborn faces a run of at least 20 free cells, and none dies in
+ * its first 20 moves. */
+TEST(newborns_get_their_run) {
+  for (uint64_t seed = 1; seed <= 100; seed++) {
+    sp_game_config cfg;
+    sp_game_config_default(&cfg);
+    cfg.seed = seed;
+    cfg.min_run = 20;
+    sp_game *g = NULL;
+    ASSERT_EQ(sp_game_new(&cfg, &g), 0);
+    uint8_t c;
+    sp_game_join(g, 1, &c);
+    sp_game_tick(g);
+    if (run_ahead(g, 1) < 20) {
+      sp_game_free(g);
+      FAILF("seed %llu: only %d free cells ahead", (unsigned long long)seed,
+            run_ahead(g, 1));
+    }
+    for (int t = 0; t < 20; t++)
+      sp_game_tick(g);
+    int alive = sp_game_alive(g, 1);
+    sp_game_free(g);
+    if (!alive)
+      FAILF("seed %llu: died in its first 20 moves", (unsigned long long)seed);
+  }
+}
+
+/* Ten snakes born in one tick: none is born on another's run, so every
+ * one of them has its 20 free cells. */
+TEST(newborns_keep_off_each_others_run) {
+  for (uint64_t seed = 1; seed <= 20; seed++) {
+    sp_game_config cfg;
+    sp_game_config_default(&cfg);
+    cfg.seed = seed;
+    cfg.min_run = 20;
+    cfg.digit_rate = 0;
+    sp_game *g = NULL;
+    ASSERT_EQ(sp_game_new(&cfg, &g), 0);
+    uint8_t c;
+    for (uint32_t id = 1; id <= 10; id++)
+      sp_game_join(g, id, &c);
+    sp_game_tick(g);
+    for (uint32_t id = 1; id <= 10; id++) {
+      /* birthday digits may lie ahead: they count as free */
+      int run = run_ahead(g, id);
+      if (run < 20) {
+        sp_game_free(g);
+        FAILF("seed %llu snake %u: %d free cells ahead",
+              (unsigned long long)seed, id, run);
+      }
+    }
+    sp_game_free(g);
+  }
+}
+
+/* The stones that would fall on a newborn's run are not dropped (here a
+ * stone every tick), until it turns; elsewhere they fall as before. */
+TEST(no_stone_on_a_newborns_run) {
+  sp_game_config cfg;
+  sp_game_config_default(&cfg);
+  cfg.seed = 77;
+  cfg.min_run = 20;
+  cfg.stone_rate = 1.0;
+  cfg.digit_rate = 0;
+  for (int round = 0; round < 20; round++) {
+    sp_game *g = NULL;
+    cfg.seed++;
+    ASSERT_EQ(sp_game_new(&cfg, &g), 0);
+    uint8_t c;
+    sp_game_join(g, 1, &c);
+    for (int t = 0; t < 21; t++)
+      sp_game_tick(g);
+    int alive = sp_game_alive(g, 1), stones = count_cells(g, '#');
+    sp_game_free(g);
+    ASSERT(alive);
+    ASSERT(stones >= 15); /* the others fell */
+  }
+}
+
+/* On a field without a long run anywhere, a newborn still faces the best
+ * way it has: from any tail cell, no way that fits has a longer run. */
+TEST(crowded_field_best_way) {
+  sp_game_config cfg;
+  sp_game_config_default(&cfg);
+  cfg.width = cfg.height = 13;
+  cfg.min_run = 100; /* cannot be had on 13x13 */
+  cfg.seed = 5;
+  sp_game *g = NULL;
+  ASSERT_EQ(sp_game_new(&cfg, &g), 0);
+  /* stones on the right half leave only the left for a long run */
+  for (int y = 0; y < 13; y++)
+    for (int x = 9; x < 13; x++)
+      sp_game_put(g, x, y, '#', 0);
+  uint8_t c;
+  sp_game_join(g, 1, &c);
+  sp_game_tick(g);
+  int x, y, d;
+  ASSERT(sp_game_head(g, 1, &x, &y, &d));
+  int run = run_ahead(g, 1);
+  /* the tail sits in 5..7: the best run is from a tail at x 7 going left
+   * (head at 5, 5 free cells) or up/down from a tail in row 5/7 (head at
+   * row 7/5, 5 free cells) */
+  ASSERT_EQ(run, 5);
+  sp_game_free(g);
+}
+
+TEST(preferred_colour) {
+  sp_game *g = new_game(50, 25, 10, 10, 0, 0);
+  uint8_t c;
+  ASSERT_EQ(sp_game_join_color(g, 1, 4, &c), 0);
+  ASSERT_EQ(c, 4);
+  ASSERT_EQ(sp_game_join_color(g, 2, 4, &c), 0); /* taken: another one */
+  ASSERT(c != 4 && c >= 1 && c <= 6);
+  uint8_t c2 = c;
+  sp_game_kill(g, 1);
+  ASSERT_EQ(sp_game_join_color(g, 1, 4, &c), 0); /* free again: its own */
+  ASSERT_EQ(c, 4);
+  sp_game_kill(g, 2);
+  ASSERT_EQ(sp_game_join_color(g, 2, c2, &c), 0);
+  ASSERT_EQ(c, c2);
+  ASSERT_EQ(sp_game_join_color(g, 3, 9, &c), 0); /* not a colour: any */
+  ASSERT(c >= 1 && c <= 6);
+  sp_game_free(g);
+}
+
 TEST(game_over_text) {
   sp_game *g = new_game(50, 25, 10, 9, 0, 0);
   uint8_t color;
@@ -414,6 +682,13 @@ int main(void) {
   RUN(death_by_stone);
   RUN(death_by_own_body);
   RUN(death_by_other_snake_and_kill);
+  RUN(death_causes);
+  RUN(death_by_another_snake_names_it);
+  RUN(newborns_get_their_run);
+  RUN(newborns_keep_off_each_others_run);
+  RUN(no_stone_on_a_newborns_run);
+  RUN(crowded_field_best_way);
+  RUN(preferred_colour);
   RUN(game_over_text);
   RUN(colour_pool);
   RUN(max_players);

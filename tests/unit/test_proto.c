@@ -324,6 +324,125 @@ TEST(encode_single_commands) {
   sp_buf_free(&b);
 }
 
+/* The extensions of docs/PROTOCOL.md, byte for byte. */
+TEST(encode_extensions) {
+  sp_buf b = SP_BUF_INIT;
+  sp_proto_begin(&b);
+  sp_proto_p_gameover(&b, 7);
+  sp_proto_p_died(&b, 7, SP_CAUSE_SNAKE, 12, 9, "b\"o");
+  sp_proto_end(&b);
+  FRAME_IS(b, "[[\"p_gameover\",7],[\"p_died\",7,\"snake\",12,9,\"b\\\"o\"]]");
+
+  static const struct {
+    int cause;
+    const char *word;
+  } causes[] = {{SP_CAUSE_WALL, "wall"},
+                {SP_CAUSE_STONE, "stone"},
+                {SP_CAUSE_SNAKE, "snake"},
+                {SP_CAUSE_SELF, "self"},
+                {SP_CAUSE_CORPSE, "corpse"},
+                {SP_CAUSE_OBSTACLE, "obstacle"},
+                {SP_CAUSE_LEFT, "left"},
+                {SP_CAUSE_ROUND, "round"},
+                {0, "obstacle"}};
+  for (size_t i = 0; i < sizeof causes / sizeof causes[0]; i++)
+    ASSERT_STR_EQ(sp_proto_cause_name(causes[i].cause), causes[i].word);
+
+  sp_proto_begin(&b);
+  sp_proto_p_died(&b, 3, SP_CAUSE_WALL, 0, 0, "");
+  sp_proto_end(&b);
+  FRAME_IS(b, "[[\"p_died\",3,\"wall\",0,0,\"\"]]");
+
+  sp_proto_begin(&b);
+  sp_proto_round_end_begin(&b, 6);
+  sp_proto_round_end_row(&b, 4, "ann", 2, 30);
+  sp_proto_round_end_row(&b, 5, "<b>", 3, 7);
+  sp_proto_round_end_end(&b);
+  sp_proto_end(&b);
+  FRAME_IS(b, "[[\"round_end\",6,[[4,\"ann\",2,30],[5,\"<b>\",3,7]]]]");
+  sp_proto_begin(&b);
+  sp_proto_round_end_begin(&b, 6);
+  sp_proto_round_end_end(&b);
+  sp_proto_end(&b);
+  FRAME_IS(b, "[[\"round_end\",6,[]]]");
+
+  sp_proto_info info = {.room = "r-1",
+                        .max_players = 10,
+                        .tick_rate = 7.5,
+                        .width = 50,
+                        .height = 25,
+                        .round_seconds = 60,
+                        .standings_seconds = 6,
+                        .chat_max_chars = 120,
+                        .chat_per_10s = 5,
+                        .boot = 0xabcdefULL};
+  sp_proto_begin(&b);
+  sp_proto_room_info(&b, &info);
+  sp_proto_end(&b);
+  FRAME_IS(b, "[[\"room_info\",{\"room\":\"r-1\",\"max_players\":10,"
+              "\"tick_rate\":7.5,\"field\":[50,25],\"round_seconds\":60,"
+              "\"standings_seconds\":6,\"chat_max_chars\":120,"
+              "\"chat_per_10s\":5,\"boot\":\"0000000000abcdef\"}]]");
+
+  sp_proto_begin(&b);
+  sp_proto_watching(&b, 3);
+  sp_proto_chat(&b, 8, "ann", "hi \"you\"");
+  sp_proto_chat_refused(&b, "Too fast", 1500);
+  sp_proto_end(&b);
+  FRAME_IS(b, "[[\"watching\",3],[\"chat\",8,\"ann\",\"hi \\\"you\\\"\"],"
+              "[\"chat_refused\",\"Too fast\",1500]]");
+  sp_buf_free(&b);
+}
+
+TEST(decode_chat) {
+  sp_msg m;
+  const char *hello = "[\"chat\",\"  hello\\u0007 world \\u202e!  \"]";
+  ASSERT_EQ(sp_proto_decode(hello, strlen(hello), &m), SP_MSG_CHAT);
+  ASSERT_STR_EQ(m.text, "hello world !");
+  ASSERT_EQ(m.chars, 13);
+  ASSERT_EQ(m.over, 0);
+  const char *empty = "[\"chat\",\" \\n \"]";
+  ASSERT_EQ(sp_proto_decode(empty, strlen(empty), &m), SP_MSG_CHAT);
+  ASSERT_STR_EQ(m.text, "");
+  ASSERT_EQ(m.chars, 0);
+  /* not a string: ignored */
+  ASSERT_EQ(sp_proto_decode("[\"chat\",5]", 10, &m), SP_MSG_IGNORED);
+  ASSERT_EQ(sp_proto_decode("[\"chat\"]", 8, &m), SP_MSG_IGNORED);
+  /* longer than any configuration allows: cut, and said so */
+  static char big[SP_CHAT_MAX_CHARS * 3 + 64];
+  strcpy(big, "[\"chat\",\"");
+  size_t o = strlen(big);
+  for (int i = 0; i < SP_CHAT_MAX_CHARS + 1; i++) {
+    memcpy(big + o, "\xC3\xA9", 2); /* é: two bytes each */
+    o += 2;
+  }
+  strcpy(big + o, "\"]");
+  ASSERT_EQ(sp_proto_decode(big, strlen(big), &m), SP_MSG_CHAT);
+  ASSERT_EQ(m.over, 1);
+  ASSERT_EQ(m.chars, SP_CHAT_MAX_CHARS);
+  ASSERT_EQ(strlen(m.text), 2 * SP_CHAT_MAX_CHARS);
+  /* exactly at the limit, with trailing spaces: not over */
+  big[o - 2] = ' ';
+  big[o - 1] = ' ';
+  ASSERT_EQ(sp_proto_decode(big, strlen(big), &m), SP_MSG_CHAT);
+  ASSERT_EQ(m.over, 0);
+  ASSERT_EQ(m.chars, SP_CHAT_MAX_CHARS);
+}
+
+TEST(sanitize_text_limits) {
+  char out[64];
+  int over;
+  ASSERT_EQ(sp_proto_sanitize_text("abcdef", 6, 3, out, &over), 3);
+  ASSERT_STR_EQ(out, "abc");
+  ASSERT_EQ(over, 1);
+  ASSERT_EQ(sp_proto_sanitize_text("ab  ", 4, 3, out, &over), 2);
+  ASSERT_STR_EQ(out, "ab");
+  ASSERT_EQ(over, 0);
+  ASSERT_EQ(sp_proto_sanitize_text("\x01\x02", 2, 3, out, &over), 0);
+  ASSERT_STR_EQ(out, "");
+  ASSERT_EQ(over, 0);
+}
+
 TEST(encode_renders) {
   sp_buf b = SP_BUF_INIT;
   sp_proto_begin(&b);
@@ -705,6 +824,9 @@ int main(void) {
   RUN(json_string_escapes);
   RUN(json_string_roundtrips_through_jansson);
   RUN(encode_single_commands);
+  RUN(encode_extensions);
+  RUN(decode_chat);
+  RUN(sanitize_text_limits);
   RUN(encode_renders);
   RUN(encode_top_scores);
   RUN(encode_many_commands_in_one_frame);
