@@ -5,7 +5,7 @@
 #
 #   bench/run.sh                  the full suite (35 to 40 minutes)
 #   BENCH_QUICK=1 bench/run.sh    a smoke run: one run per figure, 5 s windows,
-#                                 smaller N (about 3 minutes); writes quick.*
+#                                 smaller N (about 2 minutes); writes quick.*
 #
 # The workloads of issue 4 (W1 spectators, W2 rooms of 10, W3 idle), W1 and W2
 # with --workers 1 and --workers 2 side by side (alternating run by run), the
