@@ -648,6 +648,27 @@ static void sp__send_own(sp_player *p, sp_frame *f) {
   sp_frame_unref(f);
 }
 
+/* The whole field as a frame (a reference for the caller; NULL when out of
+ * memory). While a game runs it is encoded once and shared until the field
+ * changes, so a crowd arriving between two ticks costs one encoding. An
+ * idle room keeps nothing: a thousand idle rooms would otherwise hold a
+ * copy of their field each (the frame is about 8 bytes a cell). It is
+ * built in a buffer of its own, so the room's scratch buffer stays the
+ * size of a tick's frames. */
+static sp_frame *sp__world_frame(sp_room *r) {
+  if (r->world)
+    return sp_frame_ref(r->world);
+  sp_buf b = SP_BUF_INIT;
+  sp_proto_begin(&b);
+  sp_proto_world(&b, r->game);
+  sp_proto_end(&b);
+  sp_frame *f = b.failed ? NULL : sp_frame_new(SP_WS_OP_TEXT, b.data, b.len);
+  sp_buf_free(&b);
+  if (f && r->running)
+    r->world = sp_frame_ref(f);
+  return f;
+}
+
 static void sp__new_player(sp_player *p, const char *name) {
   sp_room *r = p->room;
   snprintf(p->name, sizeof p->name, "%s", name);
@@ -669,14 +690,7 @@ static void sp__new_player(sp_player *p, const char *name) {
   sp__frame_begin(r);
   sp_proto_handshake(b, p->name, p->id);
   sp__batch_add(&batch, sp__frame_end(r));
-  if (!r->world) {
-    /* Encoded once and shared until the field changes: a crowd arriving
-     * between two ticks (or while no game runs) costs one encoding. */
-    sp__frame_begin(r);
-    sp_proto_world(b, r->game);
-    r->world = sp__frame_end(r);
-  }
-  sp__batch_add(&batch, r->world ? sp_frame_ref(r->world) : NULL);
+  sp__batch_add(&batch, sp__world_frame(r));
   sp_frame *top = sp_room_env_top_scores(r->env);
   sp__batch_add(&batch, top ? sp_frame_ref(top) : NULL);
   size_t live = sp_game_live_count(r->game);
