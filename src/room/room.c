@@ -173,9 +173,14 @@ static void sp__publish(sp_room *r) {
  * frames go once to each loop that has members here, and that loop writes
  * them to its own (this loop's at once). */
 static void sp__broadcast(sp_room *r, sp_frame *const *frames, size_t n) {
+  /* The other loops first: they write in parallel while this loop writes
+   * to its own members, instead of waiting until it has. */
+  int self = sp_relay_self(r->env->relay);
   for (int i = 0; i < r->env->nloops; i++)
-    if (r->views[i].view)
+    if (i != self && r->views[i].view)
       sp_relay_tick(r->env->relay, i, r->views[i].view, frames, n);
+  if (r->views[self].view)
+    sp_relay_tick(r->env->relay, self, r->views[self].view, frames, n);
 }
 
 static sp_player *sp__find(sp_room *r, uint32_t id) {
