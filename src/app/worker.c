@@ -280,10 +280,11 @@ static void sp__stats_json(sp_worker *w, sp_buf *json) {
 
 /* The paths the application serves itself; everything else is the
  * client's files. */
-static void sp__on_http(void *data, const sp_http_request *req,
+static void sp__on_http(void *data, sp_conn *c, const sp_http_request *req,
                         const char *path, const char *query,
                         sp_http_reply *reply) {
   (void)query;
+  (void)c;
   sp_worker *w = data;
   if (req->method != HTTP_GET && req->method != HTTP_HEAD)
     return; /* 405 from the server */
