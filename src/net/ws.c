@@ -367,17 +367,6 @@ int sp_ws_feed(sp_ws *ws, const uint8_t *data, size_t len) {
 
 void sp_ws_close(sp_ws *ws, uint16_t code) { sp_ws_close_why(ws, code, NULL); }
 
-/* The longest prefix of s, at most max bytes, that ends at a character
- * boundary (s is UTF-8). */
-static size_t sp__utf8_cut(const char *s, size_t max) {
-  size_t n = strlen(s);
-  if (n <= max)
-    return n;
-  while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-    max--;
-  return max;
-}
-
 void sp_ws_close_why(sp_ws *ws, uint16_t code, const char *reason) {
   if (ws->forced)
     return;
@@ -385,7 +374,7 @@ void sp_ws_close_why(sp_ws *ws, uint16_t code, const char *reason) {
     sp__force_close(ws, code);
     return;
   }
-  size_t rlen = reason ? sp__utf8_cut(reason, SP_WS_REASON_MAX) : 0;
+  size_t rlen = reason ? sp_utf8_prefix(reason, SP_WS_REASON_MAX) : 0;
   if (rlen && !sp_utf8_valid((const uint8_t *)reason, rlen))
     rlen = 0;
   wslay_event_queue_close(ws->ctx, code, (const uint8_t *)reason, rlen);
