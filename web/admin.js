@@ -59,7 +59,7 @@
       head.appendChild(el('h3', room.name + ' (' + room.members + ' connected, ' + room.snakes + ' snakes)'));
       head.appendChild(button('Close room ' + room.name, 'danger', function () {
         api('POST', 'close-room', { room: room.name }).then(function (r) {
-          if (r) { say('Closed ' + room.name + ': ' + r.closed + ' connections'); refresh(); }
+          if (r) refresh().then(function () { say('Closed ' + room.name + ': ' + r.closed + ' connections'); });
         });
       }));
       box.appendChild(head);
@@ -76,7 +76,7 @@
         var td = el('td');
         td.appendChild(button('Kick ' + p.name, 'danger', function () {
           api('POST', 'kick', { room: room.name, id: p.id }).then(function (r) {
-            if (r) { say('Kicked ' + p.name + ' from ' + room.name); refresh(); }
+            if (r) refresh().then(function () { say('Kicked ' + p.name + ' from ' + room.name); });
           });
         }));
         tr.appendChild(td);
@@ -99,7 +99,7 @@
       var td = el('td');
       td.appendChild(button('Remove ' + s.name, 'danger', function () {
         api('POST', 'remove-score', { name: s.name }).then(function (r) {
-          if (r) { say('Removed the score of ' + s.name); setTimeout(refresh, 200); }
+          if (r) refresh().then(function () { say('Removed the score of ' + s.name); });
         });
       }));
       tr.appendChild(td);
