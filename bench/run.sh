@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Runs the standard workloads of issue 4 against build/snakepit and writes
-# bench/results/latest.json and bench/results/latest.md.
+# Runs the standard workloads against build/snakepit and writes
+# bench/results/latest.json and bench/results/latest.md, with the targets of
+# issue 11 ("One big room on every core") met or not.
 #
-#   bench/run.sh                  the full suite (30 to 35 minutes)
+#   bench/run.sh                  the full suite (35 to 40 minutes)
 #   BENCH_QUICK=1 bench/run.sh    a smoke run: one run per figure, 5 s windows,
-#                                 smaller N (under 3 minutes); writes quick.*
+#                                 smaller N (about 2 minutes); writes quick.*
 #
-# Besides the workloads of issue 4, issue 6's two comparisons: W1 and W2 with
-# --workers 1 and --workers 2 side by side (alternating run by run, plus a W2
-# sweep with each), and the bots benchmark (bots.sh).
+# The workloads of issue 4 (W1 spectators, W2 rooms of 10, W3 idle), W1 and W2
+# with --workers 1 and --workers 2 side by side (alternating run by run), the
+# sweeps (the largest N on time: W1 with 1 loop and with 2 in lockstep, W2
+# with the server's default loops and with 1), and the bots benchmark
+# (bots.sh).
 #
 # Every figure is the median of BENCH_RUNS runs, each against a freshly
 # started server. See bench/README.md for the variables.
@@ -36,7 +39,7 @@ if [ "$QUICK" = 1 ]; then
 	FLOOR_DURATION=${BENCH_FLOOR_DURATION:-4}
 	WORKERS_N=${BENCH_WORKERS_N:-1000}
 	WORKERS_SWEEP_RES=${BENCH_WORKERS_SWEEP_RES:-500}
-	WORKERS_SWEEP_BY=${BENCH_WORKERS_SWEEP_BY:-170}
+	SWEEP_BY=${BENCH_SWEEP_BY:-${BENCH_WORKERS_SWEEP_BY:-240}}
 	OUT_NAME=${BENCH_OUT_NAME:-quick}
 else
 	RUNS=${BENCH_RUNS:-3}
@@ -52,16 +55,17 @@ else
 	FLOOR_DURATION=${BENCH_FLOOR_DURATION:-10}
 	WORKERS_N=${BENCH_WORKERS_N:-"2000 3000"}
 	WORKERS_SWEEP_RES=${BENCH_WORKERS_SWEEP_RES:-250}
-	WORKERS_SWEEP_BY=${BENCH_WORKERS_SWEEP_BY:-2100}
+	SWEEP_BY=${BENCH_SWEEP_BY:-${BENCH_WORKERS_SWEEP_BY:-2280}}
 	OUT_NAME=${BENCH_OUT_NAME:-latest}
 fi
 TICK=${BENCH_TICK_RATE:-20}
 RATE=${BENCH_CONNECT_RATE:-2000}
 ONLY=${BENCH_ONLY:-"floor w1 w2 w3 sweep workers bots"}
-# The workers comparison: a W2 sweep with each worker count too (0: only the
-# fixed N of WORKERS_N). It starts no figure that would end later than
-# WORKERS_SWEEP_BY seconds into the run, so that the full run stays within
-# about 35 minutes whatever the standard sweeps took.
+# The workers comparison: the W1 and W2 sweeps with each worker count too (0:
+# only the fixed N of WORKERS_N, and the W2 sweep with the default loops).
+# No sweep starts a figure that would end later than SWEEP_BY seconds into
+# the run, so that the full run stays within about 40 minutes whatever the
+# sweeps find; the W1 sweeps (issue 11's targets) go first.
 WORKERS_SWEEP=${BENCH_WORKERS_SWEEP:-1}
 PIN=${BENCH_PIN:-0}
 OUT_DIR=${BENCH_OUT_DIR:-$HERE/results}
@@ -280,17 +284,14 @@ compare_run() {
 	done
 }
 
-# figure W N [K]: RUNS runs of W at N (K: with --workers K); records its
-# sweep verdict (pass or fail) in VERDICT[W:N] (VERDICT[W:N:K]).
+# figure W N: RUNS runs of W at N (with the comparison's runs where paired);
+# records its sweep verdict (pass or fail) in VERDICT[W:N], and in
+# VERDICT[W:N:K] for each worker count K compared.
 declare -A VERDICT
 figure() {
-	local w=$1 n=$2 k=${3:-} run
+	local w=$1 n=$2 k run
 	for run in $(seq "$RUNS"); do
-		if [ -n "$k" ]; then
-			log "$w N=$n run $run/$RUNS --workers $k"
-			run_one "$w" "$n" "$run" workers "--workers $k"
-			log "  $(summary "$RUN_JSON" "$RUN_WORKERS")"
-		elif paired "$w" "$n"; then
+		if paired "$w" "$n"; then
 			compare_run "$w" "$n" "$run" 1
 		else
 			log "$w N=$n run $run/$RUNS"
@@ -298,10 +299,6 @@ figure() {
 			log "  $(summary "$RUN_JSON" "$RUN_WORKERS")"
 		fi
 	done
-	if [ -n "$k" ]; then
-		VERDICT[$w:$n:$k]=$("$PY" "$HERE/report.py" verdict "$RAW" "$w" "$n" "$GAP_LIMIT" "$LOSS_TOL" --workers "$k")
-		return
-	fi
 	VERDICT[$w:$n]=$("$PY" "$HERE/report.py" verdict "$RAW" "$w" "$n" "$GAP_LIMIT" "$LOSS_TOL")
 	if paired "$w" "$n"; then
 		for k in 1 2; do
@@ -310,66 +307,113 @@ figure() {
 	fi
 }
 
-# in_time K N: whether a figure of the workers sweep (K set) at N would end
-# before WORKERS_SWEEP_BY seconds into the run; if not, sets STOPPED.
-in_time() {
-	[ -n "$1" ] || return 0
-	local end # when the figure would end: RUNS x (connect, warm-up, window, start and stop)
-	end=$(awk -v r="$RUNS" -v w="$WARMUP" -v d="$DURATION" -v n="$2" -v rate="$RATE" -v t="$(($(date +%s) - START))" \
-		'BEGIN { printf "%d", t + r * (w + d + 3 + (rate > 0 ? n / rate : 1)) }')
-	if [ "$end" -gt "$WORKERS_SWEEP_BY" ]; then
-		log "workers: the W2 sweep with --workers $1 stops before N=$2: it would end past $WORKERS_SWEEP_BY s into the run (BENCH_WORKERS_SWEEP_BY)"
-		STOPPED="time"
-		return 1
+# The sweeps: the largest N whose figure passes (the verdict above), one
+# track per workload and worker count: "W:K" runs --workers K, "W:" the
+# standard runs (the server's default loops). A track starts at SWEEP_START,
+# steps by SWEEP_STEP up while it passes (down while it fails), then bisects
+# between its last pass and first failure down to its resolution. Tracks
+# swept together go in lockstep: each round measures the next figure of
+# every track still open, run by run in alternating order (as compare_run
+# does), so that noise on the machine hits every worker count alike.
+declare -A T_N T_LO T_HI T_MAX T_RES T_DONE T_STOP T_CAPBY T_PATH
+
+# track_init TRACK RES [CAPBY]: a track at its first N. With CAPBY (another
+# track), it never goes past the first N where CAPBY failed: 1 loop does not
+# keep time where 2 did not, so the search there would only spend time.
+track_init() {
+	T_N[$1]=$(cap_n "$SWEEP_START") T_LO[$1]=0 T_HI[$1]=0 T_RES[$1]=$2 T_DONE[$1]=0 T_STOP[$1]=""
+	T_MAX[$1]=$SWEEP_MAX T_CAPBY[$1]=${3:-} T_PATH[$1]=""
+}
+
+track_max() { # The highest N TRACK may go to now.
+	local m=${T_MAX[$1]} c=${T_CAPBY[$1]}
+	if [ -n "$c" ] && [ "${T_HI[$c]}" -gt 0 ] && [ "${T_HI[$c]}" -lt "$m" ]; then m=${T_HI[$c]}; fi
+	if [ "$m" -gt "$MAX_N" ]; then m=$MAX_N; fi
+	echo "$m"
+}
+
+vkey() { # vkey TRACK N: the VERDICT key of TRACK's figure at N.
+	local k=${1#*:}
+	echo "${1%%:*}:$2${k:+:$k}"
+}
+
+tname() { # A track in words, for the log.
+	local k=${1#*:}
+	echo "${1%%:*}${k:+ --workers $k}"
+}
+
+# track_advance TRACK VERDICT: moves TRACK past its figure at T_N.
+track_advance() {
+	local t=$1 n=${T_N[$1]} lo hi
+	if [ "$2" = pass ]; then T_LO[$t]=$n; else T_HI[$t]=$n; fi
+	T_PATH[$t]+="${T_PATH[$t]:+,}[$n,\"$2\"]"
+	lo=${T_LO[$t]} hi=${T_HI[$t]}
+	if [ "$lo" -gt 0 ] && [ "$hi" -gt 0 ]; then
+		if [ $((hi - lo)) -gt "${T_RES[$t]}" ]; then T_N[$t]=$(((lo + hi) / 2)); else T_DONE[$t]=1; fi
+	elif [ "$2" = pass ]; then
+		n=$((n + SWEEP_STEP))
+		if [ "$n" -gt "$(track_max "$t")" ]; then T_DONE[$t]=1; else T_N[$t]=$n; fi
+	else
+		n=$((n - SWEEP_STEP))
+		if [ "$n" -lt "$SWEEP_STEP" ]; then T_DONE[$t]=1; else T_N[$t]=$n; fi
 	fi
 }
 
-declare -A FIRST_FAIL # the first N that failed in the standard sweep of W
-sweep() { # sweep W [K]: the largest N whose figure passes (with --workers K).
-	local w=$1 k=${2:-} n lo=0 hi=0 mid key res=$SWEEP_RES max=$SWEEP_MAX
-	if [ -n "$k" ]; then
-		res=$WORKERS_SWEEP_RES
-		# Past the first N the standard sweep failed at, the comparison is
-		# settled (one worker does at least as well): do not spend the time.
-		if [ "${FIRST_FAIL[$w]:-0}" -gt 0 ] && [ "${FIRST_FAIL[$w]}" -lt "$max" ]; then max=${FIRST_FAIL[$w]}; fi
+# in_time TRACK N PLANNED: whether a figure of TRACK at N, started after
+# PLANNED more seconds of figures, would end before SWEEP_BY seconds into the
+# run; if not, the track stops there.
+in_time() {
+	local end # RUNS x (connect, warm-up, window, start and stop)
+	end=$(awk -v r="$RUNS" -v w="$WARMUP" -v d="$DURATION" -v n="$2" -v rate="$RATE" \
+		-v t="$(($(date +%s) - START + $3))" \
+		'BEGIN { printf "%d", t + r * (w + d + 3 + (rate > 0 ? n / rate : 1)) }')
+	if [ "$end" -gt "$SWEEP_BY" ]; then
+		log "sweep $(tname "$1"): stops before N=$2: it would end past $SWEEP_BY s into the run (BENCH_SWEEP_BY)"
+		T_STOP[$1]=time T_DONE[$1]=1
+		return 1
 	fi
-	n=$(cap_n "$SWEEP_START")
-	STOPPED=""
+	PLANNED=$((end - ($(date +%s) - START)))
+}
+
+# sweep TRACK...: sweeps the tracks in lockstep, then records each one's
+# result (a "sweep" line in $RAW).
+sweep() {
+	local t w k n run i key pend
 	while :; do
-		key=$w:$n${k:+:$k}
-		if [ -z "${VERDICT[$key]:-}" ]; then
-			in_time "$k" "$n" || break
-			figure "$w" "$n" "$k"
-		fi
-		log "sweep $w${k:+ --workers $k}: N=$n ${VERDICT[$key]}"
-		if [ "${VERDICT[$key]}" = pass ]; then
-			lo=$n
-			[ "$hi" -gt 0 ] && break
-			n=$((n + SWEEP_STEP))
-			if [ "$n" -gt "$max" ] || [ "$n" -gt "$MAX_N" ]; then break; fi
-		else
-			hi=$n
-			[ "$lo" -gt 0 ] && break
-			n=$((n - SWEEP_STEP))
-			[ "$n" -lt "$SWEEP_STEP" ] && break
-		fi
+		pend=() PLANNED=0
+		for t in "$@"; do
+			# Figures measured already (the standard workloads, the
+			# comparison at fixed N) are not measured again.
+			while [ "${T_DONE[$t]}" = 0 ] && [ -n "${VERDICT[$(vkey "$t" "${T_N[$t]}")]:-}" ]; do
+				log "sweep $(tname "$t"): N=${T_N[$t]} ${VERDICT[$(vkey "$t" "${T_N[$t]}")]} (measured above)"
+				track_advance "$t" "${VERDICT[$(vkey "$t" "${T_N[$t]}")]}"
+			done
+			[ "${T_DONE[$t]}" = 0 ] && in_time "$t" "${T_N[$t]}" "$PLANNED" && pend+=("$t")
+		done
+		[ "${#pend[@]}" -gt 0 ] || break
+		for run in $(seq "$RUNS"); do
+			# Odd runs from the last track, even ones from the first.
+			for i in $(if [ $((run % 2)) = 1 ]; then seq $((${#pend[@]} - 1)) -1 0; else seq 0 $((${#pend[@]} - 1)); fi); do
+				t=${pend[$i]} w=${pend[$i]%%:*} k=${pend[$i]#*:} n=${T_N[${pend[$i]}]}
+				log "sweep $(tname "$t"): N=$n run $run/$RUNS"
+				if [ -n "$k" ]; then run_one "$w" "$n" "$run" workers "--workers $k"; else run_one "$w" "$n" "$run"; fi
+				log "  $(summary "$RUN_JSON" "$RUN_WORKERS")"
+			done
+		done
+		for t in "${pend[@]}"; do
+			w=${t%%:*} k=${t#*:} n=${T_N[$t]} key=$(vkey "$t" "${T_N[$t]}")
+			VERDICT[$key]=$("$PY" "$HERE/report.py" verdict "$RAW" "$w" "$n" "$GAP_LIMIT" "$LOSS_TOL" ${k:+--workers "$k"})
+			log "sweep $(tname "$t"): N=$n ${VERDICT[$key]}"
+			track_advance "$t" "${VERDICT[$key]}"
+		done
 	done
-	# Bisect between the last pass and the first failure.
-	while [ "$lo" -gt 0 ] && [ "$hi" -gt 0 ] && [ $((hi - lo)) -gt "$res" ]; do
-		mid=$(((lo + hi) / 2))
-		key=$w:$mid${k:+:$k}
-		if [ -z "${VERDICT[$key]:-}" ]; then
-			in_time "$k" "$mid" || break
-			figure "$w" "$mid" "$k"
-		fi
-		log "sweep $w${k:+ --workers $k}: N=$mid ${VERDICT[$key]}"
-		if [ "${VERDICT[$key]}" = pass ]; then lo=$mid; else hi=$mid; fi
+	for t in "$@"; do
+		w=${t%%:*} k=${t#*:}
+		printf '{"kind":"sweep","workload":"%s","set":"%s","workers":%s,"largest_n":%d,"first_fail_n":%d,"capped_at":%d,"resolution":%d,"stopped":"%s","path":[%s]}\n' \
+			"$w" "$([ -n "$k" ] && echo workers || echo std)" "${k:-${DEFAULT_WORKERS:-null}}" "${T_LO[$t]}" \
+			"${T_HI[$t]}" "$(track_max "$t")" "${T_RES[$t]}" "${T_STOP[$t]}" "${T_PATH[$t]}" >>"$RAW"
+		log "sweep $(tname "$t"): largest N meeting p99 gap <= $GAP_LIMIT ms with nothing lost: ${T_LO[$t]}"
 	done
-	printf '{"kind":"sweep","workload":"%s","set":"%s","workers":%s,"largest_n":%d,"first_fail_n":%d,"capped_at":%d,"resolution":%d,"stopped":"%s"}\n' \
-		"$w" "$([ -n "$k" ] && echo workers || echo std)" "${k:-${DEFAULT_WORKERS:-null}}" "$lo" "$hi" \
-		"$((max < MAX_N ? max : MAX_N))" "$res" "$STOPPED" >>"$RAW"
-	[ -n "$k" ] || FIRST_FAIL[$w]=$hi
-	log "sweep $w${k:+ --workers $k}: largest N meeting p99 gap <= $GAP_LIMIT ms with nothing lost: $lo"
 }
 
 START=$(date +%s)
@@ -377,6 +421,7 @@ log "snakepit bench: mode $([ "$QUICK" = 1 ] && echo quick || echo full), $RUNS 
 log "server $SERVER; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 if want floor; then
+	# shellcheck disable=SC2086 # the lists of N are split on purpose
 	for n in $(printf '%s\n' $W1_N $W2_N | sort -n -u); do
 		n=$(cap_n "$n")
 		for run in $(seq "$RUNS"); do
@@ -414,17 +459,29 @@ if want bots; then
 	BENCH_BOTS_RUNS=${BENCH_BOTS_RUNS:-1} BENCH_QUICK=$QUICK BENCH_TICK_RATE=$TICK BENCH_SERVER=$SERVER \
 		BENCH_BIN_DIR=$BIN "$HERE/bots.sh" >>"$RAW" || log "bots.sh failed"
 fi
-if want sweep; then
-	sweep w1
-	sweep w2
-fi
+# W1 first (issue 11: 2 loops against 1 on one big room), then W2 (the
+# standard sweep with the default loops, and 1 loop against it).
+sweep_w1=0 sweep_w2=()
+if want sweep; then sweep_w1=1 sweep_w2+=(w2:); fi
 if want workers && [ "$WORKERS_SWEEP" = 1 ]; then
-	# W2 only: W1's one room lives on one loop, whatever the worker count.
-	for k in 1 2; do
-		# The standard sweep stands for the server's default worker count.
-		if want sweep && [ "$k" = "$DEFAULT_WORKERS" ]; then continue; fi
-		sweep w2 "$k"
+	sweep_w1=1
+	sweep_w2+=(w2:1)
+	# The standard sweep stands for the server's default worker count.
+	if ! want sweep || [ "$DEFAULT_WORKERS" != 2 ]; then sweep_w2+=(w2:2); fi
+fi
+if [ "$sweep_w1" = 1 ]; then
+	track_init w1:2 "$SWEEP_RES"
+	track_init w1:1 "$SWEEP_RES" w1:2
+	sweep w1:1 w1:2
+fi
+if [ "${#sweep_w2[@]}" -gt 0 ]; then
+	for t in "${sweep_w2[@]}"; do
+		case $t in
+		w2:1) track_init "$t" "$WORKERS_SWEEP_RES" "$(if want sweep && [ "$DEFAULT_WORKERS" = 2 ]; then echo w2:; else echo w2:2; fi)" ;;
+		*) track_init "$t" "$WORKERS_SWEEP_RES" ;;
+		esac
 	done
+	sweep "${sweep_w2[@]}"
 fi
 
 mkdir -p "$OUT_DIR"
@@ -432,6 +489,7 @@ mkdir -p "$OUT_DIR"
 	--mode "$([ "$QUICK" = 1 ] && echo quick || echo full)" --runs "$RUNS" --warmup "$WARMUP" \
 	--duration "$DURATION" --tick-rate "$TICK" --gap-limit "$GAP_LIMIT" --loss-tol "$LOSS_TOL" \
 	--nofile "$NOFILE" --elapsed "$(($(date +%s) - START))" --root "$ROOT" --server "$SERVER" \
-	--workers-n "$(for n in $WORKERS_N; do cap_n "$n"; done | tr '\n' ' ')" --pinned "${#pin_server[@]}"
+	--workers-n "$(for n in $WORKERS_N; do cap_n "$n"; done | tr '\n' ' ')" --pinned "${#pin_server[@]}" \
+	--w3-n "$W3_N" --sweep-by "$SWEEP_BY"
 log "wrote $OUT_DIR/$OUT_NAME.json and $OUT_DIR/$OUT_NAME.md in $(($(date +%s) - START)) s"
 cat "$OUT_DIR/$OUT_NAME.md"

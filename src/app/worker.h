@@ -64,8 +64,8 @@ typedef struct sp_shared {
  * lobby and server, listening on fd (a socket from
  * sp_server_listen_socket, which it takes over, also on failure). Nothing
  * runs yet: every worker exists before any of them accepts, so a room can
- * be given to any loop from the first connection on. Returns 0 or a
- * negative libuv error. */
+ * be given to any loop from the first connection on. Returns 0 with *out,
+ * or a negative libuv error with *out NULL (everything made is freed). */
 int sp_worker_new(sp_shared *sh, int index, uv_os_sock_t fd, sp_worker **out);
 /* Starts the worker's thread, which runs its loop. */
 int sp_worker_run(sp_worker *w);

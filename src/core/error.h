@@ -4,6 +4,10 @@
  * that are ours have names here, each an alias of the libuv code closest to
  * its meaning, and sp_strerror() words them for our logs.
  *
+ * Out-parameters are written only on success (0), unless the function's
+ * header says otherwise (sp_server_start, sp_server_claim_port): on failure
+ * the caller's variable keeps what it held, and owns nothing new.
+ *
  * Also: an assertion that stays on in release builds, for invariants that
  * must never break. */
 #ifndef SP_ERROR_H

@@ -148,7 +148,11 @@ int sp_server_claim_port(const char *host, int port, uv_os_sock_t *lock);
 int sp_server_listen_socket(const char *host, int port, uv_os_sock_t *fd,
                             int *bound);
 
-/* Starts serving on the loop. Returns 0 or a negative libuv error. */
+/* Starts serving on the loop; takes over opt->fd, also on failure.
+ * Returns 0 with *out, or a negative libuv error with *out either NULL or
+ * (when the listening handle had been made) a server whose handle is
+ * closing: the caller runs the loop once more and then calls
+ * sp_server_free(*out). */
 int sp_server_start(uv_loop_t *loop, const sp_server_options *opt,
                     const sp_server_handler *handler, sp_server **out);
 int sp_server_port(const sp_server *s);

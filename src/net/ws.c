@@ -291,7 +291,10 @@ static size_t sp__fast_path(sp_ws *ws, const uint8_t *data, size_t len) {
     if (!sp_utf8_valid(msg, n))
       break; /* wslay closes with 1007 */
     i += 6 + n;
+    /* As inside wslay: what the handler does (a close) goes out after. */
+    ws->in_recv = 1;
     ws->cb.on_message(ws->data, msg, n);
+    ws->in_recv = 0;
   }
   return i;
 }

@@ -116,6 +116,32 @@ static sp_frame *sp__finish(sp_room *r) {
   return sp_frame_new(SP_WS_OP_TEXT, r->scratch.data, r->scratch.len);
 }
 
+/* Every frame the room sends is built the same way, in its scratch buffer:
+ * sp__frame_begin, the commands, then sp__frame_end (the frame, with one
+ * reference for the caller; NULL when out of memory) or
+ * sp__frame_broadcast (to every member; 0 or UV_ENOMEM). */
+static sp_buf *sp__frame_begin(sp_room *r) {
+  sp_buf_reset(&r->scratch);
+  sp_proto_begin(&r->scratch);
+  return &r->scratch;
+}
+
+static sp_frame *sp__frame_end(sp_room *r) {
+  sp_proto_end(&r->scratch);
+  return sp__finish(r);
+}
+
+static void sp__broadcast(sp_room *r, sp_frame *const *frames, size_t n);
+
+static int sp__frame_broadcast(sp_room *r) {
+  sp_frame *f = sp__frame_end(r);
+  if (!f)
+    return UV_ENOMEM;
+  sp__broadcast(r, &f, 1);
+  sp_frame_unref(f);
+  return 0;
+}
+
 sp_frame *sp_room_env_top_scores(sp_room_env *env) {
   if (env->top_scores)
     return env->top_scores;
@@ -208,23 +234,17 @@ static void sp__fail(sp_room *r, const char *what) {
   sp_log_error("room_error", "room=%s error=\"%s\" snakes=%zu", r->name, what,
                sp_game_live_count(r->game));
   sp__stop(r);
-  sp_buf_reset(&r->scratch);
-  sp_proto_begin(&r->scratch);
+  sp_buf *b = sp__frame_begin(r);
   for (size_t i = 0; i < sp_game_live_count(r->game); i++) {
     uint32_t id, score;
     uint8_t color;
     sp_game_snake(r->game, i, &id, &color, &score);
-    sp_proto_p_gameover(&r->scratch, id);
+    sp_proto_p_gameover(b, id);
   }
-  sp_proto_reset_world(&r->scratch);
-  sp_proto_end(&r->scratch);
+  sp_proto_reset_world(b);
   sp_game_reset(r->game);
   sp__world_changed(r);
-  sp_frame *f = sp__finish(r);
-  if (f) {
-    sp__broadcast(r, &f, 1);
-    sp_frame_unref(f);
-  }
+  sp__frame_broadcast(r);
   sp__publish(r);
 }
 
@@ -249,15 +269,9 @@ static void sp__info_cb(uv_timer_t *t) {
     return;
   r->watching_at = uv_now(r->env->loop);
   sp_buf *b = &r->scratch;
-  sp_buf_reset(b);
-  sp_proto_begin(b);
+  sp__frame_begin(r);
   sp_proto_watching(b, n);
-  sp_proto_end(b);
-  sp_frame *f = sp__finish(r);
-  if (f) {
-    sp__broadcast(r, &f, 1);
-    sp_frame_unref(f);
-  }
+  sp__frame_broadcast(r);
 }
 
 /* The count of spectators may have changed: every member hears of it at
@@ -321,35 +335,29 @@ static void sp__emit(sp_room *r, int heartbeat) {
         if (r->env->on_score)
           r->env->on_score(r->env->hooks_data, p->name, ev[i].score);
       }
-      sp_buf_reset(b);
-      sp_proto_begin(b);
+      sp__frame_begin(r);
       sp_proto_p_gameover(b, ev[i].id);
       /* Extension: why, in the same frame (a v1 client skips it). */
       sp_proto_p_died(b, ev[i].id, ev[i].cause, ev[i].score, ev[i].by,
                       ev[i].by ? sp__snake_name(r, ev[i].by) : "");
-      sp_proto_end(b);
-      sp__batch_add(&batch, sp__finish(r));
+      sp__batch_add(&batch, sp__frame_end(r));
       sp_frame *top = sp_room_env_top_scores(r->env);
       sp__batch_add(&batch, top ? sp_frame_ref(top) : NULL);
     }
   }
   if (renders || heartbeat) {
-    sp_buf_reset(b);
-    sp_proto_begin(b);
+    sp__frame_begin(r);
     for (size_t i = 0; i < n; i++)
       if (ev[i].type == SP_EV_RENDER)
         sp_proto_render(b, ev[i].x, ev[i].y, ev[i].ch, ev[i].color);
-    sp_proto_end(b);
-    sp__batch_add(&batch, sp__finish(r));
+    sp__batch_add(&batch, sp__frame_end(r));
   }
   if (scores) {
-    sp_buf_reset(b);
-    sp_proto_begin(b);
+    sp__frame_begin(r);
     for (size_t i = 0; i < n; i++)
       if (ev[i].type == SP_EV_SCORE)
         sp_proto_p_score(b, ev[i].id, ev[i].score);
-    sp_proto_end(b);
-    sp__batch_add(&batch, sp__finish(r));
+    sp__batch_add(&batch, sp__frame_end(r));
   }
   sp_game_clear_events(r->game);
   if (batch.failed || sp_game_failed(r->game)) {
@@ -392,15 +400,9 @@ static void sp__bot_joined(void *data, uint32_t id, const char *name,
                            int color) {
   sp_room *r = data;
   sp_buf *b = &r->scratch;
-  sp_buf_reset(b);
-  sp_proto_begin(b);
+  sp__frame_begin(r);
   sp_proto_p_joined(b, id, name, color, 0);
-  sp_proto_end(b);
-  sp_frame *f = sp__finish(r);
-  if (f) {
-    sp__broadcast(r, &f, 1);
-    sp_frame_unref(f);
-  }
+  sp__frame_broadcast(r);
   sp_round_score(&r->round, id, name, (uint8_t)color, 0);
 }
 
@@ -426,15 +428,9 @@ static void sp__bots_after(sp_room *r) {
 
 static void sp__round_send(sp_room *r, uint32_t left) {
   sp_buf *b = &r->scratch;
-  sp_buf_reset(b);
-  sp_proto_begin(b);
+  sp__frame_begin(r);
   sp_proto_round(b, left);
-  sp_proto_end(b);
-  sp_frame *f = sp__finish(r);
-  if (f) {
-    sp__broadcast(r, &f, 1);
-    sp_frame_unref(f);
-  }
+  sp__frame_broadcast(r);
 }
 
 /* `round_end` with the standings, for everyone or for one newcomer. */
@@ -442,16 +438,14 @@ static sp_frame *sp__round_end_frame(sp_room *r, uint64_t now) {
   const sp_round *rd = &r->round;
   uint64_t left = rd->end_ms > now ? rd->end_ms - now : 0;
   sp_buf *b = &r->scratch;
-  sp_buf_reset(b);
-  sp_proto_begin(b);
+  sp__frame_begin(r);
   sp_proto_round_end_begin(b, (uint32_t)((left + 999) / 1000));
   for (size_t i = 0; i < rd->n && i < SP_ROUND_STANDINGS_ROWS; i++) {
     const sp_round_entry *e = &rd->entries[i];
     sp_proto_round_end_row(b, e->id, e->name, e->color, e->score);
   }
   sp_proto_round_end_end(b);
-  sp_proto_end(b);
-  return sp__finish(r);
+  return sp__frame_end(r);
 }
 
 static void sp__round_cb(uv_timer_t *t);
@@ -565,11 +559,9 @@ static void sp__schedule(sp_room *r) {
 static void sp__start(sp_room *r) {
   sp_game_reset(r->game);
   sp__world_changed(r);
-  sp_buf_reset(&r->scratch);
-  sp_proto_begin(&r->scratch);
+  sp__frame_begin(r);
   sp_proto_reset_world(&r->scratch);
-  sp_proto_end(&r->scratch);
-  sp_frame *f = sp__finish(r);
+  sp_frame *f = sp__frame_end(r);
   if (!f) {
     sp__fail(r, "out of memory");
     return;
@@ -724,35 +716,29 @@ static void sp__new_player(sp_player *p, const char *name) {
   sp__batch batch;
   sp__batch_init(&batch);
   sp_buf *b = &r->scratch;
-  sp_buf_reset(b);
-  sp_proto_begin(b);
+  sp__frame_begin(r);
   sp_proto_handshake(b, p->name, p->id);
-  sp_proto_end(b);
-  sp__batch_add(&batch, sp__finish(r));
+  sp__batch_add(&batch, sp__frame_end(r));
   if (!r->world) {
     /* Encoded once and shared until the field changes: a crowd arriving
      * between two ticks (or while no game runs) costs one encoding. */
-    sp_buf_reset(b);
-    sp_proto_begin(b);
+    sp__frame_begin(r);
     sp_proto_world(b, r->game);
-    sp_proto_end(b);
-    r->world = sp__finish(r);
+    r->world = sp__frame_end(r);
   }
   sp__batch_add(&batch, r->world ? sp_frame_ref(r->world) : NULL);
   sp_frame *top = sp_room_env_top_scores(r->env);
   sp__batch_add(&batch, top ? sp_frame_ref(top) : NULL);
   size_t live = sp_game_live_count(r->game);
   if (live > 0) {
-    sp_buf_reset(b);
-    sp_proto_begin(b);
+    sp__frame_begin(r);
     for (size_t i = 0; i < live; i++) {
       uint32_t id, score;
       uint8_t color;
       sp_game_snake(r->game, i, &id, &color, &score);
       sp_proto_p_joined(b, id, sp__snake_name(r, id), color, score);
     }
-    sp_proto_end(b);
-    sp__batch_add(&batch, sp__finish(r));
+    sp__batch_add(&batch, sp__frame_end(r));
   }
   /* Extensions last, in a frame of their own: v1 frames stay as they were. */
   uint64_t now = uv_now(r->env->loop);
@@ -768,15 +754,13 @@ static void sp__new_player(sp_player *p, const char *name) {
       .chat_per_10s = r->env->chat.per_10s,
       .boot = r->env->boot,
   };
-  sp_buf_reset(b);
-  sp_proto_begin(b);
+  sp__frame_begin(r);
   sp_proto_room_info(b, &info);
   p->watching = sp__watching(r);
   sp_proto_watching(b, p->watching);
   if (r->round.state == SP_ROUND_RUNNING)
     sp_proto_round(b, sp_round_left(&r->round, now));
-  sp_proto_end(b);
-  sp__batch_add(&batch, sp__finish(r));
+  sp__batch_add(&batch, sp__frame_end(r));
   if (r->round.state == SP_ROUND_STANDINGS)
     sp__batch_add(&batch, sp__round_end_frame(r, now));
   sp__watching_changed(r);
@@ -801,11 +785,9 @@ static void sp__join(sp_player *p) {
     uint64_t wait = r->round.end_ms > now ? r->round.end_ms - now : 0;
     snprintf(text, sizeof text, "The next round starts in %llu s",
              (unsigned long long)((wait + 999) / 1000));
-    sp_buf_reset(b);
-    sp_proto_begin(b);
+    sp__frame_begin(r);
     sp_proto_error(b, text);
-    sp_proto_end(b);
-    sp__send_own(p, sp__finish(r));
+    sp__send_own(p, sp__frame_end(r));
     return;
   }
   if (!r->running) {
@@ -820,12 +802,10 @@ static void sp__join(sp_player *p) {
     sp__emit(r, 0);
     err = sp_game_join_color(r->game, p->id, p->color, &color);
   }
-  sp_buf_reset(b);
-  sp_proto_begin(b);
+  sp__frame_begin(r);
   if (err == SP_EFULL) {
     sp_proto_error(b, "Maximum players reached");
-    sp_proto_end(b);
-    sp__send_own(p, sp__finish(r));
+    sp__send_own(p, sp__frame_end(r));
     return;
   }
   if (err)
@@ -836,8 +816,7 @@ static void sp__join(sp_player *p) {
               p->id, sp_log_quote(q, sizeof q, p->name, strlen(p->name)), color,
               sp_game_live_count(r->game));
   sp_proto_p_joined(b, p->id, p->name, color, 0);
-  sp_proto_end(b);
-  sp_frame *f = sp__finish(r);
+  sp_frame *f = sp__frame_end(r);
   if (!f) {
     sp__fail(r, "out of memory");
     return;
@@ -875,14 +854,12 @@ static void sp__chat(sp_player *p, const sp_msg *m) {
   if (v == SP_CHAT_EMPTY)
     return;
   sp_buf *b = &r->scratch;
-  sp_buf_reset(b);
-  sp_proto_begin(b);
+  sp__frame_begin(r);
   if (v == SP_CHAT_OK)
     sp_proto_chat(b, p->id, p->name, m->text);
   else
     sp_proto_chat_refused(b, reason, retry);
-  sp_proto_end(b);
-  sp_frame *f = sp__finish(r);
+  sp_frame *f = sp__frame_end(r);
   if (v != SP_CHAT_OK) {
     sp__send_own(p, f);
     return;

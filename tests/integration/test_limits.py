@@ -236,6 +236,32 @@ def header_timeout_slowloris():
         c.close()
 
 
+@test
+def idle_preconnect_is_cut_quietly():
+    """A browser opens connections ahead of need and may never use them:
+    cut at the header timeout like any, but logged at debug, not info. Only
+    a request that never finished is worth a line at info."""
+    with Server("--header-timeout", "0.5") as s:
+        for _ in range(3):
+            c = tcp_connect(s.port)
+            t, data = cut_after(c, time.monotonic())
+            c.close()
+            assert data == b"" and t < 2.5, (t, data)
+        c = tcp_connect(s.port)
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(c)[0] == 200
+        cut_after(c, time.monotonic())       # an idle keep-alive: quiet too
+        c.close()
+        info = [l for l in s.lines if "event=header_timeout" in l and "level=info" in l]
+        assert info == [], info
+        c = tcp_connect(s.port)
+        head = b"GET /healthz HTTP/1.1\r\nHo"   # a head that never ends
+        c.sendall(head)
+        cut_after(c, time.monotonic())
+        c.close()
+        assert s.log_has(rf"level=info event=header_timeout conn=\d+ .*bytes={len(head)}", 2)
+
+
 # --- WebSocket timers --------------------------------------------------------
 
 @test
