@@ -243,5 +243,46 @@ async def removes_a_score_from_the_table_and_every_room():
         assert not any(r["name"] == "dee" for r in harness.http_json(again.port, "/api/scores")["scores"])
 
 
+@test
+async def in_cluster_mode_announcements_reach_every_node():
+    """Two nodes on one Redis: an announcement to every room made on one
+    node reaches a player of a room that runs on the other; a score removed
+    on one node leaves the global table, which every node reads again."""
+    port = harness.free_port()
+    tmp = tempfile.mkdtemp(prefix="redis-", dir=_tmp)
+    redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                              "--save", "", "--appendonly", "no", "--dir", tmp],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"redis://127.0.0.1:{port}"
+        common = ("--redis", url, "--redis-timeout", "0.2", "--lease-time", "1")
+        with admin_server(*common, "--node-id", "na") as a, admin_server(*common, "--node-id", "nb") as b:
+            for s in (a, b):
+                harness.poll(lambda: harness.http_get(s.port, "/readyz")[0] == 200, 10, what="ready")
+            p = await Player.connect(b, room="far", name="fay")
+            doc = await harness.apoll(lambda: (r := call(b.port, "GET", "/admin/api/rooms")[2])["rooms"] and r,
+                                      5, what="far on nb")
+            assert doc["node"] == "nb" and doc["rooms"][0]["name"] == "far", doc
+            assert call(a.port, "GET", "/admin/api/rooms")[2] == {"node": "na", "rooms": []}
+            status, _, doc = call(a.port, "POST", "/admin/api/announce", body={"text": "from na"})
+            assert status == 200 and doc == {"sent": True}, (status, doc)
+            cmd, _ = await p.until("announce", 5)
+            assert cmd == ["announce", "from na"], cmd
+            # A score in the global table, removed from the other node.
+            rcli = subprocess.run(["redis-cli", "-p", str(port), "ZADD", "sp:top", "42", "zed"],
+                                  capture_output=True, timeout=5)
+            assert rcli.returncode == 0, rcli
+            await harness.apoll(lambda: any(r["name"] == "zed" for r in harness.http_json(b.port, "/api/scores")["scores"]),
+                                5, what="zed on nb")
+            status, _, doc = call(a.port, "POST", "/admin/api/remove-score", body={"name": "zed"})
+            assert status == 200 and doc == {"removed": True}, (status, doc)
+            await p.until("top_scores", 5, pred=lambda c: not any(r[0] == "zed" for r in c[1]))
+            assert call(a.port, "POST", "/admin/api/remove-score", body={"name": "zed"})[0] == 404
+            await p.close()
+    finally:
+        redis.kill()
+        redis.wait()
+
+
 atexit.register(shutil.rmtree, _tmp, True)
 harness.main()
