@@ -94,6 +94,8 @@
     death: null,              // {cause, by, score, best} after my snake died
     myScore: 0,
     chat: [],                 // [{id, name, text}]
+    announcements: [],        // texts of ["announce", TEXT], last ones
+    removed: null,            // why the server removed us (close 4000, 4001)
     chatError: null,
     sound: false,
     classic: false,
@@ -341,6 +343,7 @@
   }
 
   function connect() {
+    state.removed = null;
     clearTimeout(retryTimer);
     retryTimer = null;
     state.retryInMs = null;
@@ -371,6 +374,16 @@
       state.lastCloseCode = ev.code;
       state.wasAlive = state.wasAlive || state.alive;
       resetSession();
+      if (ev.code === 4000 || ev.code === 4001) {
+        // An administrator removed us (4000) or closed the room (4001):
+        // coming straight back would undo it, so we do not reconnect.
+        var why = ev.code === 4000 ? 'You were removed by an administrator' : 'The room was closed';
+        state.removed = why + (ev.reason ? ': ' + ev.reason : '');
+        setStatus('idle', state.removed);
+        showError(state.removed);
+        updateOverlay();
+        return;
+      }
       if (state.screen === 'play') scheduleReconnect();
     };
     sock.onerror = function () { /* onclose follows */ };
@@ -585,6 +598,9 @@
       case 'chat_refused':
         showChatError(String(c[1]), Number(c[2]) || 0);
         return 0;
+      case 'announce':
+        addAnnouncement(String(c[1]));
+        return 0;
       default:
         return 0;  // unknown commands are extensions we do not know
     }
@@ -699,6 +715,21 @@
     ui.chatLog.scrollTop = ui.chatLog.scrollHeight;
     ui.chatEmpty.hidden = true;
     if (id === state.myId) showChatError(null, 0);
+  }
+
+  // An operator's announcement: in the chat log, marked as such, and in
+  // the status line for a while. Text only, like everything from outside.
+  function addAnnouncement(text) {
+    state.announcements.push(text);
+    if (state.announcements.length > 5) state.announcements.shift();
+    var li = el('li', 'announce');
+    li.appendChild(el('span', 'chat-who', 'Announcement'));
+    li.appendChild(el('span', 'chat-text', text));
+    ui.chatLog.appendChild(li);
+    while (ui.chatLog.children.length > CHAT_LOG_MAX) ui.chatLog.firstChild.remove();
+    ui.chatLog.scrollTop = ui.chatLog.scrollHeight;
+    ui.chatEmpty.hidden = true;
+    showNotice('Announcement: ' + text);
   }
 
   function showChatError(text, retryMs) {
@@ -1376,6 +1407,8 @@
       statusText: state.statusText,
       lastError: state.lastError ? state.lastError.text : null,
       notice: state.notice,
+      announcements: state.announcements.slice(),
+      removed: state.removed,
       room: state.room,
       name: state.name,
       myName: state.myName,

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "app/admin.h"
 #include "app/leases.h"
 #include "app/worker.h"
 #include "cluster/cluster.h"
@@ -48,6 +49,17 @@ typedef struct sp_app {
 
 /* ---- the hub: the global top scores, and the end of the process ------- */
 
+/* Every worker gets the store's table. */
+static void sp__post_table(void *arg) {
+  sp_app *app = arg;
+  sp_score_row rows[SP_TOP_SCORES];
+  size_t n = sp_scores_count(app->scores);
+  for (size_t i = 0; i < n; i++)
+    rows[i] = *sp_scores_row(app->scores, i);
+  for (int i = 0; i < app->sh.nworkers; i++)
+    sp_worker_post_top(app->sh.workers[i], rows, n);
+}
+
 /* A snake died somewhere: record its score; if the table changed, every
  * worker gets the new one. */
 static void sp__hub_score(void *ctx, const char *name, uint32_t score) {
@@ -57,17 +69,61 @@ static void sp__hub_score(void *ctx, const char *name, uint32_t score) {
     sp_cluster_submit_score(app->cluster, name, score);
     return;
   }
-  if (!app->scores || !sp_scores_submit(app->scores, name, score))
-    return;
-  sp_score_row rows[SP_TOP_SCORES];
-  size_t n = sp_scores_count(app->scores);
-  for (size_t i = 0; i < n; i++)
-    rows[i] = *sp_scores_row(app->scores, i);
-  for (int i = 0; i < app->sh.nworkers; i++)
-    sp_worker_post_top(app->sh.workers[i], rows, n);
+  if (app->scores && sp_scores_submit(app->scores, name, score))
+    sp__post_table(app);
+}
+
+/* ---- the admin console's work on the hub ------------------------------ */
+
+/* ["announce", TEXT] to room (NULL: all) of this node, wherever it runs;
+ * returns 0 when a room was named that does not run here. */
+static int sp__announce_local(sp_app *app, const char *room, const char *text) {
+  sp_room_ref ref;
+  if (!room) {
+    for (int i = 0; i < app->sh.nworkers; i++)
+      sp_worker_post_announce(app->sh.workers[i], NULL, text);
+    return 1;
+  }
+  if (sp_directory_lookup(app->sh.dir, room, &ref) != 0 ||
+      ref.loop >= app->sh.nworkers)
+    return 0;
+  sp_worker_post_announce(app->sh.workers[ref.loop], room, text);
+  return 1;
+}
+
+static void sp__removed_cb(void *data, int result) {
+  sp_hub_call_done(data, result > 0 ? 200 : result == 0 ? 404 : 503);
+}
+
+static void sp__hub_admin(void *ctx, sp_hub_call *hc) {
+  sp_app *app = ctx;
+  const char *room = hc->all ? NULL : hc->room;
+  int rc;
+  if (hc->op == SP_HUB_ANNOUNCE && app->cluster) {
+    /* Every node's rooms (this node's through on_announce, at once). */
+    rc = sp_cluster_announce(app->cluster, room, hc->text);
+    sp_hub_call_done(hc, rc == 0 ? 200 : rc == UV_ENOTCONN ? 503 : 400);
+  } else if (hc->op == SP_HUB_ANNOUNCE) {
+    sp_hub_call_done(hc, sp__announce_local(app, room, hc->text) ? 200 : 404);
+  } else if (app->cluster) {
+    rc = sp_cluster_remove_score(app->cluster, hc->name, sp__removed_cb, hc);
+    if (rc != 0)
+      sp_hub_call_done(hc, rc == UV_ENOTCONN ? 503 : 400);
+  } else {
+    int was = app->scores && sp_scores_remove(app->scores, hc->name);
+    if (was)
+      sp__post_table(app);
+    sp_log_info("score_removed", "found=%d", was);
+    sp_hub_call_done(hc, was ? 200 : 404);
+  }
 }
 
 /* ---- cluster mode ----------------------------------------------------- */
+
+static void sp__on_cluster_announce(void *data, const char *room,
+                                    const char *text) {
+  sp__announce_local(data, room, text);
+}
 
 static void sp__on_cluster_top(void *data, const sp_score_row *rows, size_t n) {
   sp_app *app = data;
@@ -121,6 +177,7 @@ static int sp__cluster_start(sp_app *app, char *err, size_t errlen) {
   sp_cluster_hooks hooks = {
       .on_lease_lost = sp__on_lease_lost,
       .on_top = sp__on_cluster_top,
+      .on_announce = sp__on_cluster_announce,
       .data = app,
   };
   int e = sp_cluster_start(app->loop, &o, &hooks, &app->cluster);
@@ -192,10 +249,26 @@ static void sp__on_signal(uv_signal_t *sig, int signum) {
     exit(1);
   }
   app->stopping = 1;
+  atomic_store(&app->sh.stopping, 1); /* /readyz: 503 from now on */
   sp_log_info("shutdown", "signal=%s", signum == SIGINT ? "SIGINT" : "SIGTERM");
   for (int i = 0; i < app->sh.nworkers; i++)
     sp_worker_post_shutdown(app->sh.workers[i]);
   uv_timer_start(&app->watchdog, sp__watchdog, SP_SHUTDOWN_LIMIT_MS, 0);
+}
+
+/* The limits a reload may change, as the servers take them. */
+static void sp__limits(const sp_config *cfg, sp_server_limits *lim) {
+  memset(lim, 0, sizeof *lim);
+  lim->max_message = cfg->max_message;
+  lim->max_queue = cfg->max_queue;
+  lim->max_conns = cfg->max_conns;
+  lim->max_conns_per_ip = cfg->max_conns_per_ip;
+  lim->header_timeout_ms = (uint64_t)(cfg->header_timeout * 1000);
+  lim->register_timeout_ms = (uint64_t)(cfg->register_timeout * 1000);
+  lim->ping_interval_ms = (uint64_t)(cfg->ping_interval * 1000);
+  lim->max_msg_rate = cfg->max_msg_rate;
+  snprintf(lim->allowed_origins, sizeof lim->allowed_origins, "%s",
+           cfg->allowed_origins);
 }
 
 /* SIGHUP: reopen the log (logrotate), read the configuration file again
@@ -222,9 +295,13 @@ static void sp__on_hup(uv_signal_t *sig, int signum) {
                  sp_log_quote(q, sizeof q, err, strlen(err)));
     return;
   }
-  /* Phase 2: post next's run-time options (sp_config_runtime_mask) to every
-   * worker here, and pass that mask instead of the hub's own. */
-  sp_config_commit(&app->cfg, &next, changed, SP_CONFIG_HUB_OPTIONS);
+  /* The workers get their own copy of the new limits; the hub's
+   * configuration then takes every run-time option. */
+  sp_server_limits lim;
+  sp__limits(&next, &lim);
+  for (int i = 0; i < app->sh.nworkers; i++)
+    sp_worker_post_limits(app->sh.workers[i], &lim);
+  sp_config_commit(&app->cfg, &next, changed, sp_config_runtime_mask());
 }
 
 /* ---- start ------------------------------------------------------------ */
@@ -265,6 +342,13 @@ int main(int argc, char **argv) {
     return rc;
   }
   sp_config *cfg = &app.cfg;
+  sp_admin_auth *admin = NULL;
+  if (cfg->admin_token_file[0] &&
+      (rc = sp_admin_auth_load(cfg->admin_token_file, &admin, err,
+                               sizeof err)) != 0) {
+    fprintf(stderr, "snakepit: %s\n", err);
+    return rc;
+  }
   sp_fault_init();
   signal(SIGPIPE, SIG_IGN);
   /* SIGINT, SIGTERM and SIGHUP wait (blocked) until the hub can handle
@@ -313,6 +397,11 @@ int main(int argc, char **argv) {
   sh->hub_ctx = &app;
   sh->hub_score = sp__hub_score;
   sh->hub_worker_done = sp__hub_worker_done;
+  sh->hub_admin = sp__hub_admin;
+  sh->admin = admin;
+  sh->scores = app.scores;
+  if (app.scores)
+    sp_scores_on_change(app.scores, sp__post_table, &app);
   sh->ntop = app.scores ? sp_scores_count(app.scores) : 0;
   for (size_t i = 0; i < sh->ntop; i++)
     sh->top[i] = *sp_scores_row(app.scores, i);
@@ -361,6 +450,7 @@ int main(int argc, char **argv) {
       exit(1);
     }
   }
+  atomic_store(&sh->started, 1); /* /readyz */
   uv_signal_init(app.loop, &app.sigint);
   uv_signal_init(app.loop, &app.sigterm);
   uv_signal_init(app.loop, &app.sighup);
@@ -375,14 +465,16 @@ int main(int argc, char **argv) {
   sp_log_info("listening",
               "host=%s port=%d version=%s workers=%d tick_rate=%g "
               "field=%dx%d max_players=%d bots=%d round_seconds=%d "
-              "max_conns=%d top_scores=%zu",
+              "max_conns=%d top_scores=%zu admin=%s",
               cfg->host, sh->port, SP_VERSION, cfg->workers, cfg->tick_rate,
               cfg->field_w, cfg->field_h, cfg->max_players, cfg->bots,
-              cfg->round_seconds, cfg->max_conns, sh->ntop);
+              cfg->round_seconds, cfg->max_conns, sh->ntop,
+              admin ? "on" : "off");
   uv_run(app.loop, UV_RUN_DEFAULT);
 
   sp_directory_free(sh->dir);
   sp_iptable_free(sh->limits);
+  sp_admin_auth_free(admin);
   sp_mailbox_free(app.mail);
   if (app.port_lock >= 0)
     close(app.port_lock);

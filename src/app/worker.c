@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app/admin.h"
+#include "app/metrics.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/mailbox.h"
@@ -23,6 +25,8 @@ struct sp_worker {
   sp_server *server;
   sp_lobby *lobby;
   sp_relay *relay;
+  sp_admin *admin;
+  sp_room_stats stats; /* of the rooms this loop runs; written here only */
   uv_timer_t stop_timer;
   uint64_t stop_started;
   int stopping, done;
@@ -83,6 +87,78 @@ void sp_worker_post_lose(sp_worker *w, uint64_t uid) {
   u->uid = uid;
   if (sp_mailbox_post(w->mail, &u->mail, sp__mail_lose) != 0)
     free(u);
+}
+
+typedef struct sp__limits_mail {
+  sp_mail mail;
+  sp_server_limits lim;
+} sp__limits_mail;
+
+static void sp__mail_limits(void *ctx, sp_mail *mail) {
+  sp_worker *w = ctx;
+  sp__limits_mail *m = (sp__limits_mail *)mail;
+  sp_server_set_limits(w->server, &m->lim);
+  free(m);
+}
+
+void sp_worker_post_limits(sp_worker *w, const sp_server_limits *lim) {
+  sp__limits_mail *m = malloc(sizeof *m);
+  if (!m) {
+    sp_log_error("limits_lost", "worker=%d error=\"%s\"", w->index,
+                 sp_strerror(UV_ENOMEM));
+    return;
+  }
+  m->lim = *lim;
+  if (sp_mailbox_post(w->mail, &m->mail, sp__mail_limits) != 0)
+    free(m);
+}
+
+typedef struct sp__announce_mail {
+  sp_mail mail;
+  int all;
+  char room[SP_ROOM_NAME_MAX + 1];
+  char text[]; /* NUL-terminated */
+} sp__announce_mail;
+
+static void sp__mail_announce(void *ctx, sp_mail *mail) {
+  sp_worker *w = ctx;
+  sp__announce_mail *m = (sp__announce_mail *)mail;
+  sp_lobby_announce(w->lobby, m->all ? NULL : m->room, m->text);
+  free(m);
+}
+
+void sp_worker_post_announce(sp_worker *w, const char *room, const char *text) {
+  size_t n = strlen(text);
+  sp__announce_mail *m = malloc(sizeof *m + n + 1);
+  if (!m)
+    return;
+  m->all = room == NULL;
+  snprintf(m->room, sizeof m->room, "%s", room ? room : "");
+  memcpy(m->text, text, n + 1);
+  if (sp_mailbox_post(w->mail, &m->mail, sp__mail_announce) != 0)
+    free(m);
+}
+
+struct sp_lobby *sp_worker_lobby(sp_worker *w) {
+  return w->lobby;
+}
+sp_mailbox *sp_worker_mailbox(sp_worker *w) { return w->mail; }
+const sp_server_stats *sp_worker_net_stats(const sp_worker *w) {
+  return sp_server_get_stats(w->server);
+}
+const sp_room_stats *sp_worker_room_stats(const sp_worker *w) {
+  return &w->stats;
+}
+
+int sp_shared_ready(sp_shared *sh) {
+  if (!atomic_load(&sh->started) || atomic_load(&sh->stopping))
+    return 0;
+  if (sh->cluster) {
+    sp_cluster_stats st;
+    sp_cluster_get_stats(sh->cluster, &st);
+    return st.redis_up;
+  }
+  return 1;
 }
 
 /* ---- cluster mode: upgrades that wait for a room's lease ------------------
@@ -258,17 +334,24 @@ static void sp__on_close(void *data, sp_conn *c) {
 /* Counters of the whole process: rooms, ticks and the loop time they
  * took, bot searches and the pool time they took. */
 static void sp__stats_json(sp_worker *w, sp_buf *json) {
-  sp_room_stats *st = &w->sh->stats;
 #define SP_LOAD(x)                                                             \
   ((unsigned long long)atomic_load_explicit(&(x), memory_order_relaxed))
+  unsigned long long ticks = 0, tick_ns = 0, searches = 0, search_ns = 0,
+                     late = 0;
+  for (int i = 0; i < w->sh->nworkers; i++) {
+    const sp_room_stats *st = &w->sh->workers[i]->stats;
+    ticks += SP_LOAD(st->ticks);
+    tick_ns += SP_LOAD(st->tick_ns);
+    searches += SP_LOAD(st->bots.searches);
+    search_ns += SP_LOAD(st->bots.search_ns);
+    late += SP_LOAD(st->bots.late);
+  }
   sp_buf_printf(json,
                 "{\"workers\":%d,\"rooms\":%zu,\"ticks\":%llu,\"tick_ns\":%llu,"
                 "\"bot_searches\":%llu,\"bot_search_ns\":%llu,"
                 "\"bot_late\":%llu,\"rooms_per_worker\":",
-                w->sh->nworkers, sp_directory_rooms(w->sh->dir),
-                SP_LOAD(st->ticks), SP_LOAD(st->tick_ns),
-                SP_LOAD(st->bots.searches), SP_LOAD(st->bots.search_ns),
-                SP_LOAD(st->bots.late));
+                w->sh->nworkers, sp_directory_rooms(w->sh->dir), ticks, tick_ns,
+                searches, search_ns, late);
   sp_directory_loads_json(w->sh->dir, json);
   sp_buf_puts(json, ",\"members_per_worker\":[");
   for (int i = 0; i < w->sh->nworkers; i++)
@@ -280,24 +363,46 @@ static void sp__stats_json(sp_worker *w, sp_buf *json) {
 
 /* The paths the application serves itself; everything else is the
  * client's files. */
-static void sp__on_http(void *data, const sp_http_request *req,
+static void sp__on_http(void *data, sp_conn *c, const sp_http_request *req,
                         const char *path, const char *query,
                         sp_http_reply *reply) {
   (void)query;
   sp_worker *w = data;
+  if (sp_admin_http(w->admin, c, req, path, reply))
+    return;
   if (req->method != HTTP_GET && req->method != HTTP_HEAD)
     return; /* 405 from the server */
   if (strcmp(path, "/healthz") == 0) {
     /* 200 while this node can serve games: a node without Redis still
      * runs its rooms; the body says so. */
     reply->content_type = "text/plain; charset=utf-8";
-    sp_buf_puts(&reply->body, "ok");
+    sp_buf_puts(&reply->body, "ok\nversion " SP_VERSION);
     if (w->sh->cluster) {
       sp_cluster_stats st;
       sp_cluster_get_stats(w->sh->cluster, &st);
       if (!st.redis_up)
         sp_buf_puts(&reply->body, "\nredis unreachable");
     }
+    sp_buf_putc(&reply->body, '\n');
+  } else if (strcmp(path, "/readyz") == 0) {
+    /* For load balancers that should send games only where they can be
+     * played: 503 while starting, without Redis in cluster mode, and from
+     * SIGTERM on. */
+    int ready = sp_shared_ready(w->sh) && !w->stopping;
+    reply->content_type = "text/plain; charset=utf-8";
+    if (ready)
+      sp_buf_puts(&reply->body, "ready\n");
+    else if (w->stopping || atomic_load(&w->sh->stopping))
+      sp_buf_puts(&reply->body, "shutting down\n");
+    else if (!atomic_load(&w->sh->started))
+      sp_buf_puts(&reply->body, "starting\n");
+    else
+      sp_buf_puts(&reply->body, "redis unreachable\n");
+    reply->status = ready ? 200 : 503;
+    return;
+  } else if (strcmp(path, "/metrics") == 0) {
+    reply->content_type = SP_METRICS_CONTENT_TYPE;
+    sp_metrics_write(w->sh, &reply->body);
   } else if (strcmp(path, "/api/rooms") == 0) {
     if (w->sh->cluster)
       sp_cluster_rooms_json(w->sh->cluster, &reply->body);
@@ -378,7 +483,8 @@ static void sp__stop_tick(uv_timer_t *t) {
    * have members elsewhere: wait until every member of this loop has been
    * released by its room's owner and every room here has closed, so that
    * no other loop can still need this one. */
-  if (sp_lobby_members(w->lobby) > 0 || sp_lobby_rooms(w->lobby) > 0)
+  if (sp_lobby_members(w->lobby) > 0 || sp_lobby_rooms(w->lobby) > 0 ||
+      sp_admin_waiting(w->admin) > 0)
     return;
   /* Every player has left (their scores are posted): tell the hub after
    * them, and let the loop run out. The mailbox refuses later posts; its
@@ -461,7 +567,7 @@ int sp_worker_new(sp_shared *sh, int index, uv_os_sock_t fd, sp_worker **out) {
       .standings_seconds = (uint32_t)cfg->standings_seconds,
       .chat_max_chars = (uint32_t)cfg->chat_max_chars,
       .chat_rate = cfg->chat_rate,
-      .stats = &sh->stats,
+      .stats = &w->stats,
   };
   if ((err = sp_lobby_new(&w->loop, &ls, &w->lobby)) != 0) {
     sp__close_fd(fd);
@@ -475,6 +581,11 @@ int sp_worker_new(sp_shared *sh, int index, uv_os_sock_t fd, sp_worker **out) {
     goto fail;
   }
   sh->relays[index] = w->relay;
+  if (!(w->admin = sp_admin_new(sh, w))) {
+    sp__close_fd(fd);
+    err = UV_ENOMEM;
+    goto fail;
+  }
   sp_lobby_set_relay(w->lobby, w->relay);
   sp_server_options so = {
       .host = cfg->host,
@@ -554,6 +665,7 @@ void sp_worker_free(sp_worker *w) {
   sp_lobby_free(w->lobby);
   sp_server_free(w->server);
   sp_relay_free(w->relay);
+  sp_admin_free(w->admin);
   sp_mailbox_free(w->mail);
   uv_loop_close(&w->loop);
   free(w);

@@ -16,12 +16,15 @@
 #include "core/config.h"
 #include "core/mailbox.h"
 #include "net/iptable.h"
+#include "net/server.h"
 #include "room/directory.h"
 #include "room/relay.h"
 #include "room/room.h"
 #include "store/scores.h"
 
 typedef struct sp_worker sp_worker;
+struct sp_admin_auth;
+struct sp_hub_call;
 
 /* What the hub shares with every worker; set up before the first worker
  * starts. The hub owns it. */
@@ -43,7 +46,13 @@ typedef struct sp_shared {
    * Workers call only its thread-safe readers; leases is the hub's. */
   sp_cluster *cluster;
   sp_leases *leases;
-  sp_room_stats stats;
+  /* The admin console: its token (NULL: off), and what the hub does for
+   * it (on the hub's loop; see app/admin.h). */
+  struct sp_admin_auth *admin;
+  void (*hub_admin)(void *hub_ctx, struct sp_hub_call *call);
+  sp_scores *scores;   /* single node: the hub's store (metrics read it) */
+  atomic_int started;  /* every worker runs: games are accepted */
+  atomic_int stopping; /* from SIGTERM on */
   /* WebSocket members on each worker's loop (relaxed atomics, for
    * /api/stats: where the connections of a room are). */
   atomic_size_t *members_per_worker;
@@ -67,6 +76,22 @@ void sp_worker_post_lose(sp_worker *w, uint64_t uid);
 /* From the hub: close every client with 1001, then stop the loop. The
  * worker reports to hub_worker_done when it is finished. */
 void sp_worker_post_shutdown(sp_worker *w);
+/* From the hub: new limits (copied), for the worker's server (a reload). */
+void sp_worker_post_limits(sp_worker *w, const sp_server_limits *lim);
+/* From the hub: ["announce", TEXT] to room (NULL: every room) of those
+ * the worker runs. */
+void sp_worker_post_announce(sp_worker *w, const char *room, const char *text);
+
+/* Readers any thread may use while the worker exists. */
+struct sp_lobby *sp_worker_lobby(sp_worker *w); /* its loop only */
+sp_mailbox *sp_worker_mailbox(sp_worker *w);
+const sp_server_stats *sp_worker_net_stats(const sp_worker *w);
+const sp_room_stats *sp_worker_room_stats(const sp_worker *w);
+
+/* 1 while the process accepts games: every worker started, not stopping,
+ * and in cluster mode Redis up (/readyz). Any thread. */
+int sp_shared_ready(sp_shared *sh);
+
 /* Waits for the worker's thread to end (no-op if it never ran). */
 void sp_worker_join(sp_worker *w);
 /* Frees the worker, its mailbox included: call only once every thread that

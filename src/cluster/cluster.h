@@ -95,12 +95,14 @@ typedef struct sp_cluster_hooks {
 } sp_cluster_hooks;
 
 typedef struct sp_cluster_stats {
-  int redis_up;            /* 1 while both connections answer */
-  uint64_t leases_held;    /* now */
-  uint64_t lease_claims;   /* claims granted */
-  uint64_t lease_losses;   /* on_lease_lost calls */
-  uint64_t redis_outages;  /* times the cluster went from up to down */
-  uint64_t scores_pending; /* submitted, not yet acknowledged by Redis */
+  int redis_up;                  /* 1 while both connections answer */
+  uint64_t leases_held;          /* now */
+  uint64_t lease_claims;         /* claims granted */
+  uint64_t lease_losses;         /* on_lease_lost calls */
+  uint64_t redis_outages;        /* times the cluster went from up to down */
+  uint64_t scores_pending;       /* submitted, not yet acknowledged by Redis */
+  uint64_t score_writes;         /* submissions Redis acknowledged */
+  uint64_t score_write_failures; /* submissions that failed (retried) */
 } sp_cluster_stats;
 
 /* Starts connecting (the cluster starts down; on_state(1) follows when
@@ -137,6 +139,15 @@ int sp_cluster_lease_valid(sp_cluster *c, const char *room, uint64_t epoch);
  * that readers see (sp_cluster_top, on_top) only ever comes from Redis,
  * after Redis acknowledged the write. */
 void sp_cluster_submit_score(sp_cluster *c, const char *name, uint32_t score);
+
+/* Removes `name` from the global table (an operator's decision): ZREM,
+ * then "top" is published so every node reads the table again (this one
+ * too, at once). Submissions of that name still waiting are dropped. cb
+ * runs once, later, with 1 (removed), 0 (not in the table) or a negative
+ * error (Redis did not answer). Returns 0 (cb will run), UV_EINVAL, or
+ * UV_ENOTCONN while Redis is away (cb never runs then). */
+int sp_cluster_remove_score(sp_cluster *c, const char *name,
+                            void (*cb)(void *data, int result), void *data);
 
 /* Copies the cached global top (at most SP_TOP_SCORES rows) to rows. */
 void sp_cluster_top(sp_cluster *c, sp_score_row *rows, size_t *n);

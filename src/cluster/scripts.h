@@ -143,4 +143,11 @@
   "end\n"                                                                      \
   "return 0\n"
 
+/* Remove a name from the top. KEYS: top. ARGV: name, events channel.
+ * Returns 1 if it was there (and "top" is published), else 0. */
+#define SP_LUA_REMOVE                                                          \
+  "local n = redis.call('ZREM', KEYS[1], ARGV[1])\n"                           \
+  "if n == 1 then redis.call('PUBLISH', ARGV[2], '{\"type\":\"top\"}') end\n"  \
+  "return n\n"
+
 #endif

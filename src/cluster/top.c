@@ -80,6 +80,12 @@ static void sp__top_submit_cb(void *data, redisReply *reply, int err) {
   int ok = !err && reply->type == REDIS_REPLY_INTEGER;
   if (!ok && !err && reply->type == REDIS_REPLY_ERROR)
     sp_log_error("score_write_failed", "reply=%.120s", reply->str);
+  uv_mutex_lock(&c->mu);
+  if (ok)
+    c->st.score_writes++;
+  else
+    c->st.score_write_failures++;
+  uv_mutex_unlock(&c->mu);
   if (p) {
     p->inflight = 0;
     if (ok && p->score <= q->score)
@@ -167,6 +173,49 @@ void sp__top_refresh(sp_cluster *c) {
   const char *argv[] = {"ZRANGE", SP_KEY_TOP, "0", last, "REV", "WITHSCORES"};
   if (sp_redis_command(c->cmd, sp__top_read_cb, c, 6, argv, NULL) == 0)
     c->top_read_inflight = 1;
+}
+
+typedef struct sp__remove_req {
+  sp_cluster *c;
+  void (*cb)(void *data, int result);
+  void *data;
+} sp__remove_req;
+
+static void sp__top_remove_cb(void *data, redisReply *reply, int err) {
+  sp__remove_req *q = data;
+  int result = err                                  ? err
+               : reply->type == REDIS_REPLY_INTEGER ? (int)reply->integer
+                                                    : UV_EIO;
+  if (result >= 0)
+    sp__top_refresh(q->c); /* our own event may not come back (pub/sub) */
+  q->cb(q->data, result);
+  free(q);
+}
+
+int sp_cluster_remove_score(sp_cluster *c, const char *name,
+                            void (*cb)(void *data, int result), void *data) {
+  if (!name || !*name || strlen(name) >= SP_SCORE_NAME_SIZE)
+    return UV_EINVAL;
+  if (c->closing || !sp_redis_is_up(c->cmd))
+    return UV_ENOTCONN;
+  /* A waiting submission of the name would bring it back. */
+  for (size_t i = 0; i < c->npending;) {
+    if (strcmp(c->pending[i].name, name) == 0 && !c->pending[i].inflight)
+      sp__top_pending_drop(c, &c->pending[i]);
+    else
+      i++;
+  }
+  sp__remove_req *q = malloc(sizeof *q);
+  if (!q)
+    return UV_ENOMEM;
+  *q = (sp__remove_req){c, cb, data};
+  const char *keys[] = {SP_KEY_TOP};
+  const char *args[] = {name, c->ch_events};
+  int rc = sp__cluster_eval(c, SP_LUA_REMOVE, 1, keys, NULL, 2, args, NULL,
+                            sp__top_remove_cb, q);
+  if (rc != 0)
+    free(q);
+  return rc;
 }
 
 void sp_cluster_top(sp_cluster *c, sp_score_row *rows, size_t *n) {

@@ -39,12 +39,13 @@ typedef struct sp_config {
   int field_w, field_h;
   int has_seed;
   uint64_t seed;
-  size_t max_message;     /* largest client message, bytes */
-  size_t max_queue;       /* outgoing bytes queued per connection */
-  int log_level;          /* sp_log_level */
-  int log_format;         /* sp_log_format */
-  char log_file[1024];    /* empty = standard error */
-  char config_file[1024]; /* --config, empty = none */
+  size_t max_message;          /* largest client message, bytes */
+  size_t max_queue;            /* outgoing bytes queued per connection */
+  int log_level;               /* sp_log_level */
+  int log_format;              /* sp_log_format */
+  char log_file[1024];         /* empty = standard error */
+  char config_file[1024];      /* --config, empty = none */
+  char admin_token_file[1024]; /* --admin-token-file, empty = no console */
   /* Limits (README "Limits and security"). */
   int max_conns_asked;     /* --max-conns as given, 0 = fit the fd limit */
   int max_conns;           /* in force: open connections in all */
@@ -106,6 +107,7 @@ typedef enum {
   SP_OPT_LOG_LEVEL,
   SP_OPT_LOG_FORMAT,
   SP_OPT_LOG_FILE,
+  SP_OPT_ADMIN_TOKEN_FILE,
   SP_OPT_HELP,
   SP_OPT_VERSION,
   SP_OPT_COUNT

@@ -1,5 +1,7 @@
 #include "core/text.h"
 
+#include <string.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,4 +54,13 @@ int sp_utf8_valid(const void *data, size_t len) {
     i += n;
   }
   return 1;
+}
+
+size_t sp_utf8_prefix(const char *s, size_t max) {
+  size_t n = strlen(s);
+  if (n <= max)
+    return n;
+  while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+    max--;
+  return max;
 }

@@ -14,5 +14,8 @@ int sp_hex_digit(char c);
 size_t sp_utf8_next(const unsigned char *s, size_t len, uint32_t *cp);
 /* True when all len bytes are valid UTF-8. */
 int sp_utf8_valid(const void *data, size_t len);
+/* The length of the longest prefix of the UTF-8 string s that is at most
+ * max bytes and ends at a character boundary. */
+size_t sp_utf8_prefix(const char *s, size_t max);
 
 #endif

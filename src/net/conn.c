@@ -14,6 +14,32 @@
 static void sp__read_cb(uv_stream_t *stream, ssize_t nread,
                         const uv_buf_t *buf);
 
+static int sp__phase(sp_conn_state st) {
+  return st == SP_CONN_WS         ? SP_OPEN_WS
+         : st >= SP_CONN_DRAINING ? SP_OPEN_CLOSING
+                                  : SP_OPEN_HTTP;
+}
+
+void sp__conn_set_state(sp_conn *c, sp_conn_state st) {
+  int from = sp__phase(c->state), to = sp__phase(st);
+  if (from != to) {
+    SP_COUNT_SUB(c->srv->stats.open[from], 1);
+    SP_COUNT_ADD(c->srv->stats.open[to], 1);
+  }
+  c->state = st;
+}
+
+/* The code a WebSocket ended with: the close we sent, else the one we
+ * received, else 1006 (no closing handshake). */
+static void sp__count_close(sp_conn *c) {
+  uint16_t code = sp_ws_close_sent(c->ws);
+  if (!code)
+    code = sp_ws_close_received(c->ws);
+  if (!code)
+    code = 1006;
+  SP_COUNT_ADD(c->srv->stats.ws_closes[sp_server_close_slot(code)], 1);
+}
+
 static void sp__conn_free(sp_conn *c) {
   sp_outq_free(&c->out);
   sp_http_free(c->http);
@@ -32,6 +58,9 @@ static void sp__close_cb(uv_handle_t *h) {
   if (c->next)
     c->next->prev = c->prev;
   s->nconns--;
+  SP_COUNT_SUB(s->stats.open[SP_OPEN_CLOSING], 1);
+  if (c->ws)
+    sp__count_close(c);
   if (c->ip_counted)
     sp_iptable_dec(s->ips, &c->ip);
   if (c->ws && s->h.on_close)
@@ -46,7 +75,7 @@ static void sp__close_cb(uv_handle_t *h) {
 void sp__conn_abort(sp_conn *c) {
   if (c->state == SP_CONN_CLOSED)
     return;
-  c->state = SP_CONN_CLOSED;
+  sp__conn_set_state(c, SP_CONN_CLOSED);
   sp_outq_stop(&c->out);
   uv_close((uv_handle_t *)&c->tcp, sp__close_cb);
 }
@@ -68,7 +97,7 @@ static void sp__drained(sp_outq *q) {
   }
   if (c->state != SP_CONN_DRAINING)
     return;
-  c->state = SP_CONN_LINGER;
+  sp__conn_set_state(c, SP_CONN_LINGER);
   c->deadline = uv_now(c->srv->loop) + SP_LINGER_MS;
   uv_shutdown_t *req = malloc(sizeof *req);
   if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, sp__shutdown_cb) != 0) {
@@ -87,7 +116,7 @@ static const sp_outq_callbacks sp__outq_cb = {sp__write_failed, sp__drained};
 void sp__conn_close_after_flush(sp_conn *c) {
   if (c->state >= SP_CONN_DRAINING)
     return;
-  c->state = SP_CONN_DRAINING;
+  sp__conn_set_state(c, SP_CONN_DRAINING);
   if (sp_outq_idle(&c->out))
     sp__drained(&c->out);
 }
@@ -97,6 +126,7 @@ void sp__conn_enqueue(sp_conn *c, sp_frame *f) {
     sp__conn_abort(c);
     return;
   }
+  SP_COUNT_ADD(c->srv->stats.bytes_out, f->len);
   int err = sp_outq_push(&c->out, f);
   if (err == UV_ENOMEM)
     sp__conn_abort(c);
@@ -122,6 +152,8 @@ sp_conn *sp__conn_new(sp_server *s) {
   c->srv = s;
   c->id = ++s->next_id;
   c->state = SP_CONN_HTTP;
+  c->req_method = -1;
+  SP_COUNT_ADD(s->stats.open[SP_OPEN_HTTP], 1);
   uv_tcp_init(s->loop, &c->tcp);
   c->tcp.data = c;
   sp_outq_init(&c->out, (uv_stream_t *)&c->tcp, &sp__outq_cb, c);
@@ -154,6 +186,7 @@ static void sp__read_cb(uv_stream_t *stream, ssize_t nread,
   }
   c->last_rx = uv_now(c->srv->loop);
   c->rx_bytes += (uint64_t)nread;
+  SP_COUNT_ADD(c->srv->stats.bytes_in, nread);
   c->ping_sent = 0;
   switch (c->state) {
   case SP_CONN_HTTP:
@@ -167,10 +200,14 @@ static void sp__read_cb(uv_stream_t *stream, ssize_t nread,
 /* ---- the handler's API ------------------------------------------------- */
 
 void sp_conn_close(sp_conn *c, uint16_t code) {
+  sp_conn_close_why(c, code, NULL);
+}
+
+void sp_conn_close_why(sp_conn *c, uint16_t code, const char *reason) {
   if (c->state >= SP_CONN_DRAINING)
     return;
   if (c->ws) {
-    sp_ws_close(c->ws, code);
+    sp_ws_close_why(c->ws, code, reason);
     if (sp_ws_close_sent(c->ws))
       sp__conn_close_after_flush(c);
     /* else: inside on_message; sp__ws_input finishes the close. */
@@ -188,3 +225,4 @@ void *sp_conn_data(const sp_conn *c) { return c->data; }
 void sp_conn_set_data(sp_conn *c, void *data) { c->data = data; }
 uint64_t sp_conn_id(const sp_conn *c) { return c->id; }
 const char *sp_conn_peer(const sp_conn *c) { return c->peer; }
+const sp_iptable_key *sp_conn_addr(const sp_conn *c) { return &c->ip; }

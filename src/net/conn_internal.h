@@ -33,7 +33,8 @@
 typedef enum sp_conn_state {
   SP_CONN_HTTP,      /* reading requests, answering them in order */
   SP_CONN_HTTP_HELD, /* an answer is prepared off the loop (a file read on
-                        the thread pool): later input waits in the stash */
+                        the thread pool, or the handler's SP_HTTP_LATER):
+                        later input waits in the stash */
   SP_CONN_HTTP_FULL, /* answers pile up unread: reading stopped until the
                         peer catches up (or the header timeout) */
   SP_CONN_UPGRADING, /* a valid upgrade the handler answers later: reading
@@ -58,6 +59,11 @@ struct sp_conn {
   uint8_t handle_closed; /* the close callback has run */
   uint8_t registered;    /* the handler saw new_player: no register timeout */
   uint8_t ip_counted;    /* counted in the server's per-address table */
+  uint8_t later;         /* the handler answers the held request later */
+  uint8_t later_head;    /* ... and it was a HEAD */
+  uint8_t later_keep;    /* ... with keep-alive */
+  int req_method;        /* of the request being answered, for the log */
+  char req_path[128];    /* its path (no query), cut, for the log */
   sp_http *http;         /* HTTP phase only */
   sp_ws *ws;             /* set by the upgrade: on_close is owed */
   char *stash;           /* input that arrived while held */
@@ -94,6 +100,8 @@ struct sp_server {
 
 /* conn.c */
 sp_conn *sp__conn_new(sp_server *s);
+/* Every change of state goes through here: it keeps the open gauges. */
+void sp__conn_set_state(sp_conn *c, sp_conn_state st);
 void sp__conn_read_start(sp_conn *c);
 /* Closes the socket now; the memory goes in the close callback. */
 void sp__conn_abort(sp_conn *c);

@@ -5,7 +5,15 @@
 #include <string.h>
 #include <strings.h>
 
-enum { H_NONE, H_KEY, H_VERSION, H_ORIGIN, H_UPGRADE, H_CONNECTION };
+enum {
+  H_NONE,
+  H_KEY,
+  H_VERSION,
+  H_ORIGIN,
+  H_UPGRADE,
+  H_CONNECTION,
+  H_AUTHORIZATION
+};
 
 struct sp_http {
   http_parser parser;
@@ -21,11 +29,13 @@ struct sp_http {
   char value[256]; /* current value of an Upgrade / Connection header */
   size_t value_len;
   int overflow; /* the current value is too long: ignore all of it */
+  char *body;   /* the current request's body, SP_HTTP_MAX_BODY + 1 bytes */
   int in_head, in_message, complete, error;
 };
 
 static void sp__reset_request(sp_http *h) {
   memset(&h->req, 0, sizeof h->req);
+  h->req.body = "";
   h->url_len = 0;
   h->head_bytes = 0;
   h->field_len = 0;
@@ -90,6 +100,8 @@ static void sp__end_value(sp_http *h) {
     sp__trim_ows(h->req.ws_version);
   else if (h->header == H_ORIGIN)
     sp__trim_ows(h->req.origin);
+  else if (h->header == H_AUTHORIZATION)
+    sp__trim_ows(h->req.authorization);
   h->value[h->value_len] = '\0';
   if (h->overflow)
     h->value[0] = '\0';
@@ -129,9 +141,14 @@ static int sp__on_value(http_parser *p, const char *at, size_t len) {
                 : !strcasecmp(f, "origin")                ? H_ORIGIN
                 : !strcasecmp(f, "upgrade")               ? H_UPGRADE
                 : !strcasecmp(f, "connection")            ? H_CONNECTION
+                : !strcasecmp(f, "authorization")         ? H_AUTHORIZATION
                                                           : H_NONE;
     if (h->header == H_KEY)
       h->req.ws_key[0] = '\0';
+    if (h->header == H_AUTHORIZATION) {
+      h->req.authorization[0] = '\0';
+      h->req.has_authorization = 1;
+    }
   }
   /* A NUL byte would cut the value short differently for each split of
    * the input: such a value is as good as absent. */
@@ -151,6 +168,10 @@ static int sp__on_value(http_parser *p, const char *at, size_t len) {
   case H_ORIGIN:
     dst = h->req.origin;
     cap = sizeof h->req.origin;
+    break;
+  case H_AUTHORIZATION:
+    dst = h->req.authorization;
+    cap = sizeof h->req.authorization;
     break;
   case H_UPGRADE:
   case H_CONNECTION:
@@ -181,6 +202,31 @@ static int sp__on_headers_complete(http_parser *p) {
   h->in_head = 0;
   h->req.method = (int)p->method;
   h->req.keep_alive = http_should_keep_alive(p);
+  /* A body that says in advance it is too big is refused before it comes. */
+  if ((p->flags & F_CONTENTLENGTH) && p->content_length > SP_HTTP_MAX_BODY &&
+      !p->upgrade) {
+    h->error = 413;
+    return -1;
+  }
+  return 0;
+}
+
+/* Bodies are kept (for the handler's POSTs) up to SP_HTTP_MAX_BODY; a
+ * chunked one that grows past it is refused. */
+static int sp__on_body(http_parser *p, const char *at, size_t len) {
+  sp_http *h = p->data;
+  if (h->req.body_len + len > SP_HTTP_MAX_BODY) {
+    h->error = 413;
+    return -1;
+  }
+  if (!h->body && !(h->body = malloc(SP_HTTP_MAX_BODY + 1))) {
+    h->error = 500;
+    return -1;
+  }
+  memcpy(h->body + h->req.body_len, at, len);
+  h->req.body_len += len;
+  h->body[h->req.body_len] = '\0';
+  h->req.body = h->body;
   return 0;
 }
 
@@ -199,6 +245,7 @@ sp_http *sp_http_new(void) {
   sp_http *h = calloc(1, sizeof *h);
   if (!h)
     return NULL;
+  h->req.body = "";
   http_parser_init(&h->parser, HTTP_REQUEST);
   h->parser.data = h;
   http_parser_settings_init(&h->settings);
@@ -207,11 +254,16 @@ sp_http *sp_http_new(void) {
   h->settings.on_header_field = sp__on_field;
   h->settings.on_header_value = sp__on_value;
   h->settings.on_headers_complete = sp__on_headers_complete;
+  h->settings.on_body = sp__on_body;
   h->settings.on_message_complete = sp__on_complete;
   return h;
 }
 
-void sp_http_free(sp_http *h) { free(h); }
+void sp_http_free(sp_http *h) {
+  if (h)
+    free(h->body);
+  free(h);
+}
 
 sp_http_result sp_http_feed(sp_http *h, const char *data, size_t len,
                             size_t *consumed) {
@@ -280,13 +332,16 @@ const char *sp_http_status_text(int status) {
   case 400: return "Bad Request";
   case 403: return "Forbidden";
   case 404: return "Not Found";
+  case 401: return "Unauthorized";
   case 405: return "Method Not Allowed";
   case 408: return "Request Timeout";
   case 413: return "Payload Too Large";
   case 414: return "URI Too Long";
   case 426: return "Upgrade Required";
+  case 429: return "Too Many Requests";
   case 431: return "Request Header Fields Too Large";
   case 500: return "Internal Server Error";
+  case 502: return "Bad Gateway";
   case 503: return "Service Unavailable";
   default: return "Unknown";
   }

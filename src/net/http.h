@@ -8,8 +8,10 @@
 
 #include <stddef.h>
 
-#define SP_HTTP_MAX_HEAD 8192 /* request line + headers: 431 beyond */
-#define SP_HTTP_MAX_URL 2048  /* request target: 414 beyond */
+#define SP_HTTP_MAX_HEAD 8192  /* request line + headers: 431 beyond */
+#define SP_HTTP_MAX_URL 2048   /* request target: 414 beyond */
+#define SP_HTTP_MAX_BODY 16384 /* request body (POST): 413 beyond */
+#define SP_HTTP_MAX_AUTH 512   /* Authorization value kept (longer: "") */
 
 typedef struct sp_http sp_http;
 
@@ -19,6 +21,14 @@ typedef struct sp_http_request {
   char ws_key[64];     /* Sec-WebSocket-Key */
   char ws_version[16]; /* Sec-WebSocket-Version */
   char origin[256];
+  /* Authorization, when given and at most SP_HTTP_MAX_AUTH bytes (a longer
+   * one leaves has_authorization set and the value empty). */
+  char authorization[SP_HTTP_MAX_AUTH + 1];
+  int has_authorization;
+  /* The body, at most SP_HTTP_MAX_BODY bytes (owned by the parser, valid
+   * until the next sp_http_feed; NUL-terminated for convenience). */
+  const char *body;
+  size_t body_len;
   int has_upgrade_websocket;  /* Upgrade: websocket */
   int has_connection_upgrade; /* Connection: ... upgrade ... */
   int keep_alive;
@@ -40,7 +50,7 @@ void sp_http_free(sp_http *h);
 sp_http_result sp_http_feed(sp_http *h, const char *data, size_t len,
                             size_t *consumed);
 const sp_http_request *sp_http_request_get(const sp_http *h);
-/* 400, 414 or 431 after SP_HTTP_ERROR. */
+/* 400, 413, 414 or 431 after SP_HTTP_ERROR. */
 int sp_http_error_status(const sp_http *h);
 /* True once some bytes of a request (not yet complete) were read. */
 int sp_http_in_request(const sp_http *h);

@@ -11,9 +11,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/log.h"
 #include "net/conn_internal.h"
 #include "net/static.h"
+
+/* One debug line per answered request: never a header (Authorization),
+ * never the query. */
+static void sp__log_request(sp_conn *c, int status, size_t len) {
+  SP_COUNT_ADD(c->srv->stats.http_requests, 1);
+  if (sp_log_get_level() > SP_LOG_DEBUG)
+    return;
+  char q[sizeof c->req_path * 4 + 8];
+  sp_log_debug(
+      "http_request",
+      "conn=%llu peer=%s method=%s path=%s status=%d "
+      "bytes=%zu",
+      (unsigned long long)c->id, c->peer,
+      c->req_method >= 0 ? http_method_str((enum http_method)c->req_method)
+                         : "-",
+      sp_log_quote(q, sizeof q, c->req_path, strlen(c->req_path)), status, len);
+}
 
 void sp__http_respond(sp_conn *c, int status, const char *ctype,
                       const char *extra, const void *body, size_t len,
@@ -33,6 +51,7 @@ void sp__http_respond(sp_conn *c, int status, const char *ctype,
     sp__conn_abort(c);
     return;
   }
+  sp__log_request(c, status, len);
   size_t blen = head_only ? 0 : len;
   sp_frame *f = sp_frame_alloc((size_t)n + blen);
   if (f) {
@@ -127,8 +146,43 @@ static void sp__serve_file(sp_conn *c, const char *path, int head_only,
     return;
   }
   sp__conn_hold(c);
-  c->state = SP_CONN_HTTP_HELD;
+  sp__conn_set_state(c, SP_CONN_HTTP_HELD);
   uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+/* The handler answers this request later: the connection is held as for
+ * a file read, bounded by the handler (which always answers). */
+static void sp__hold_for_handler(sp_conn *c, int head_only, int keep) {
+  c->later = 1;
+  c->later_head = (uint8_t)head_only;
+  c->later_keep = (uint8_t)keep;
+  sp__conn_hold(c);
+  sp__conn_set_state(c, SP_CONN_HTTP_HELD);
+  uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+static void sp__reply(sp_conn *c, sp_http_reply *reply, int head_only,
+                      int keep) {
+  if (reply->body.failed)
+    sp__http_respond_text(c, 500, "out of memory", NULL, head_only, 0);
+  else
+    sp__http_respond(
+        c, reply->status,
+        reply->content_type ? reply->content_type : "application/json",
+        reply->headers, reply->body.data, reply->body.len, head_only, keep);
+  sp_buf_free(&reply->body);
+}
+
+int sp_conn_http_answer(sp_conn *c, sp_http_reply *reply) {
+  SP_ASSERT(c->later);
+  c->later = 0;
+  if (!sp__conn_unhold(c)) {
+    sp_buf_free(&reply->body);
+    return SP_ECLOSED; /* it went away meanwhile (and is freed now) */
+  }
+  sp__reply(c, reply, c->later_head, c->later_keep);
+  sp__http_resume(c);
+  return 0;
 }
 
 /* ---- requests -------------------------------------------------------- */
@@ -143,6 +197,10 @@ static void sp__request(sp_conn *c, const sp_http_request *req,
   const char *query = q ? q + 1 : "";
   int head_only = req->method == HTTP_HEAD;
   int keep = req->keep_alive && !req->upgrade;
+  c->req_method = req->method;
+  size_t cut = plen < sizeof c->req_path - 1 ? plen : sizeof c->req_path - 1;
+  memcpy(c->req_path, path, cut);
+  c->req_path[cut] = '\0';
 
   if (strcmp(path, "/connect") == 0) {
     sp__ws_upgrade(c, req, query, rest, restlen);
@@ -151,16 +209,14 @@ static void sp__request(sp_conn *c, const sp_http_request *req,
   sp_server *s = c->srv;
   if (s->h.on_http) {
     sp_http_reply reply = {.body = SP_BUF_INIT};
-    s->h.on_http(s->h.data, req, path, query, &reply);
-    if (reply.status != 0) {
-      if (reply.body.failed)
-        sp__http_respond_text(c, 500, "out of memory", NULL, head_only, 0);
-      else
-        sp__http_respond(
-            c, reply.status,
-            reply.content_type ? reply.content_type : "application/json",
-            reply.headers, reply.body.data, reply.body.len, head_only, keep);
+    s->h.on_http(s->h.data, c, req, path, query, &reply);
+    if (reply.status == SP_HTTP_LATER) {
       sp_buf_free(&reply.body);
+      sp__hold_for_handler(c, head_only, keep);
+      return;
+    }
+    if (reply.status != 0) {
+      sp__reply(c, &reply, head_only, keep);
       return;
     }
     sp_buf_free(&reply.body);
@@ -184,7 +240,7 @@ void sp__http_input(sp_conn *c, const char *data, size_t len) {
       /* Pipelined requests from a peer that does not read its answers
        * (a 30-byte request can fetch kilobytes): stop reading until it
        * has caught up, or until the header timeout gives up on it. */
-      c->state = SP_CONN_HTTP_FULL;
+      sp__conn_set_state(c, SP_CONN_HTTP_FULL);
       c->deadline = uv_now(c->srv->loop) + c->srv->opt.header_timeout_ms;
       uv_read_stop((uv_stream_t *)&c->tcp);
     }
@@ -205,6 +261,15 @@ void sp__http_input(sp_conn *c, const char *data, size_t len) {
     len -= used;
     if (r == SP_HTTP_ERROR) {
       int status = sp_http_error_status(c->http);
+      sp_server_stats *st = &c->srv->stats;
+      if (status == 431)
+        SP_COUNT_ADD(st->head_too_large, 1);
+      else if (status == 414)
+        SP_COUNT_ADD(st->url_too_long, 1);
+      else if (status == 413)
+        SP_COUNT_ADD(st->body_too_large, 1);
+      c->req_method = -1;
+      c->req_path[0] = '\0';
       sp_log_info("http_error", "conn=%llu peer=%s status=%d",
                   (unsigned long long)c->id, c->peer, status);
       sp__http_respond_text(c, status, sp_http_status_text(status), NULL, 0, 0);
@@ -226,8 +291,8 @@ void sp__http_resume(sp_conn *c) {
   if (c->state != SP_CONN_HTTP_HELD && c->state != SP_CONN_HTTP_FULL)
     return;
   if (c->holds > 0)
-    return; /* still waiting for its file */
-  c->state = SP_CONN_HTTP;
+    return; /* still waiting for its file or the handler */
+  sp__conn_set_state(c, SP_CONN_HTTP);
   char *stash = c->stash;
   size_t len = c->stash_len;
   c->stash = NULL;

@@ -16,6 +16,16 @@
 #include "net/conn_internal.h"
 
 #define SP_RATE_CLOSE_MS 5000 /* over the message rate this long: 1008 */
+
+const uint16_t sp_server_close_codes[SP_SERVER_CLOSE_CODES] = {
+    1000, 1001, 1002, 1003, 1006, 1007, 1008, 1009, 1011, 1012, 4000, 4001, 0};
+
+int sp_server_close_slot(uint16_t code) {
+  for (int i = 0; i < SP_SERVER_CLOSE_CODES - 1; i++)
+    if (sp_server_close_codes[i] == code)
+      return i;
+  return SP_SERVER_CLOSE_CODES - 1;
+}
 #define SP_LISTEN_BACKLOG 1024
 
 /* ---- the listening socket -------------------------------------------------
@@ -145,15 +155,18 @@ static void sp__on_connection(uv_stream_t *listener, int status) {
   int total = 0;
   int per_ip = sp_iptable_inc(s->ips, &c->ip, &total);
   c->ip_counted = per_ip > 0;
-  if (total > s->opt.max_conns || per_ip > s->opt.max_conns_per_ip ||
-      per_ip < 0) {
+  int full = total > s->opt.max_conns;
+  if (full || per_ip > s->opt.max_conns_per_ip || per_ip < 0) {
     /* Refused before any byte is read: one 503, then the socket closes. */
     static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
                                "Content-Type: text/plain; charset=utf-8\r\n"
                                "Content-Length: 20\r\n"
                                "Connection: close\r\n\r\n"
                                "too many connections\n";
-    s->stats.refused_full++;
+    if (full || per_ip < 0)
+      SP_COUNT_ADD(s->stats.refused_max_conns, 1);
+    else
+      SP_COUNT_ADD(s->stats.refused_per_ip, 1);
     sp_log_warn("conn_refused", "peer=%s conns=%d per_ip=%d", c->peer, total,
                 per_ip);
     uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
@@ -166,6 +179,7 @@ static void sp__on_connection(uv_stream_t *listener, int status) {
     sp__conn_abort(c);
     return;
   }
+  SP_COUNT_ADD(s->stats.accepted, 1);
   c->last_rx = uv_now(s->loop);
   c->deadline = c->last_rx + s->opt.header_timeout_ms;
   sp__conn_read_start(c);
@@ -175,7 +189,7 @@ static void sp__on_connection(uv_stream_t *listener, int status) {
  */
 
 static void sp__header_timeout(sp_conn *c) {
-  c->srv->stats.header_timeouts++;
+  SP_COUNT_ADD(c->srv->stats.header_timeouts, 1);
   /* A browser opens connections ahead of need and may never use them; an
    * idle keep-alive is as harmless. Only a request that never finished
    * (slowloris) is worth a line at info. */
@@ -215,6 +229,31 @@ static void sp__sweep_cb(uv_timer_t *t) {
 /* ---- the server ------------------------------------------------------------
  */
 
+static void sp__set_rate(sp_server *s, double rate) {
+  s->rate.rate = rate;
+  s->rate.burst = rate * 2 > 10 ? rate * 2 : 10;
+  s->rate.close_after_ms = SP_RATE_CLOSE_MS;
+}
+
+void sp_server_set_limits(sp_server *s, const sp_server_limits *lim) {
+  s->opt.max_message = lim->max_message;
+  s->opt.max_queue = lim->max_queue;
+  s->opt.max_conns = lim->max_conns;
+  s->opt.max_conns_per_ip = lim->max_conns_per_ip;
+  s->opt.header_timeout_ms = lim->header_timeout_ms;
+  s->opt.register_timeout_ms = lim->register_timeout_ms;
+  s->opt.ping_interval_ms = lim->ping_interval_ms;
+  s->opt.max_msg_rate = lim->max_msg_rate;
+  s->opt.allowed_origins = NULL; /* the copy below is what counts */
+  sp__set_rate(s, lim->max_msg_rate);
+  snprintf(s->origins, sizeof s->origins, "%s", lim->allowed_origins);
+  /* The queue, the rate and the timeouts are read as they are checked;
+   * the message size lives in each open WebSocket. */
+  for (sp_conn *c = s->conns; c; c = c->next)
+    if (c->ws && c->state == SP_CONN_WS)
+      sp_ws_set_max_message(c->ws, lim->max_message);
+}
+
 int sp_server_start(uv_loop_t *loop, const sp_server_options *opt,
                     const sp_server_handler *handler, sp_server **out) {
   int err;
@@ -225,9 +264,7 @@ int sp_server_start(uv_loop_t *loop, const sp_server_options *opt,
   s->loop = loop;
   s->opt = *opt;
   s->h = *handler;
-  s->rate.rate = opt->max_msg_rate;
-  s->rate.burst = opt->max_msg_rate * 2 > 10 ? opt->max_msg_rate * 2 : 10;
-  s->rate.close_after_ms = SP_RATE_CLOSE_MS;
+  sp__set_rate(s, opt->max_msg_rate);
   if (opt->allowed_origins)
     snprintf(s->origins, sizeof s->origins, "%s", opt->allowed_origins);
   if (opt->static_dir)

@@ -138,6 +138,12 @@ int sp_ws_new(size_t max_message, const sp_ws_callbacks *cb, void *data,
   return 0;
 }
 
+void sp_ws_set_max_message(sp_ws *ws, size_t max_message) {
+  ws->max_message = max_message;
+  if (ws->ctx)
+    wslay_event_config_set_max_recv_msg_length(ws->ctx, max_message);
+}
+
 void sp_ws_free(sp_ws *ws) {
   if (!ws)
     return;
@@ -362,14 +368,19 @@ int sp_ws_feed(sp_ws *ws, const uint8_t *data, size_t len) {
   return 1;
 }
 
-void sp_ws_close(sp_ws *ws, uint16_t code) {
+void sp_ws_close(sp_ws *ws, uint16_t code) { sp_ws_close_why(ws, code, NULL); }
+
+void sp_ws_close_why(sp_ws *ws, uint16_t code, const char *reason) {
   if (ws->forced)
     return;
   if (sp__ctx(ws) != 0) {
     sp__force_close(ws, code);
     return;
   }
-  wslay_event_queue_close(ws->ctx, code, NULL, 0);
+  size_t rlen = reason ? sp_utf8_prefix(reason, SP_WS_REASON_MAX) : 0;
+  if (rlen && !sp_utf8_valid((const uint8_t *)reason, rlen))
+    rlen = 0;
+  wslay_event_queue_close(ws->ctx, code, (const uint8_t *)reason, rlen);
   wslay_event_shutdown_read(ws->ctx);
   sp__pump(ws);
 }

@@ -53,6 +53,14 @@ int sp_ws_feed(sp_ws *ws, const uint8_t *data, size_t len);
 /* Starts the closing handshake with `code`; further input is ignored.
  * Safe to call from inside on_message. */
 void sp_ws_close(sp_ws *ws, uint16_t code);
+/* The most a close frame's reason can hold (125 bytes less the code). */
+#define SP_WS_REASON_MAX 123
+/* The same with a reason (UTF-8, cut at a character boundary to
+ * SP_WS_REASON_MAX bytes; NULL for none). */
+void sp_ws_close_why(sp_ws *ws, uint16_t code, const char *reason);
+/* The largest message from now on (a reload), for a message under way
+ * too. */
+void sp_ws_set_max_message(sp_ws *ws, size_t max_message);
 
 /* The close code we sent (0 if none yet) and the one we received (0 if
  * none). */

@@ -18,12 +18,13 @@ static void sp__ws_message(void *data, const uint8_t *msg, size_t len) {
   sp_server *s = c->srv;
   if (c->state != SP_CONN_WS)
     return;
+  SP_COUNT_ADD(s->stats.messages_in, 1);
   switch (sp_ratelimit_take(&c->rate, &s->rate, uv_now(s->loop))) {
   case SP_RATE_OK: break;
-  case SP_RATE_DROP: s->stats.dropped_messages++; return;
+  case SP_RATE_DROP: SP_COUNT_ADD(s->stats.dropped_messages, 1); return;
   case SP_RATE_CLOSE:
-    s->stats.dropped_messages++;
-    s->stats.rate_closes++;
+    SP_COUNT_ADD(s->stats.dropped_messages, 1);
+    SP_COUNT_ADD(s->stats.rate_closes, 1);
     sp_log_warn("rate_limited", "conn=%llu peer=%s rate=%g",
                 (unsigned long long)c->id, c->peer, s->opt.max_msg_rate);
     sp_conn_close(c, SP_WS_POLICY);
@@ -58,7 +59,7 @@ void sp__ws_input(sp_conn *c, const char *data, size_t len) {
 /* ---- frames out ---------------------------------------------------------- */
 
 void sp__ws_slow_consumer(sp_conn *c) {
-  c->srv->stats.slow_consumers++;
+  SP_COUNT_ADD(c->srv->stats.slow_consumers, 1);
   sp_log_warn("slow_consumer", "conn=%llu peer=%s queued=%zu limit=%zu",
               (unsigned long long)c->id, c->peer, c->out.queued,
               c->srv->opt.max_queue);
@@ -82,12 +83,17 @@ void sp_conn_send(sp_conn *c, sp_frame *const *frames, size_t n) {
     sp__ws_slow_consumer(c);
     return;
   }
+  uint64_t bytes = 0;
   for (size_t i = 0; i < n; i++) {
+    bytes += frames[i]->len;
     if (sp_outq_push(&c->out, sp_frame_ref(frames[i])) != 0) {
       sp__conn_abort(c);
       return;
     }
   }
+  sp_server_stats *st = &c->srv->stats;
+  SP_COUNT_ADD(st->messages_out, n);
+  SP_COUNT_ADD(st->bytes_out, bytes);
   sp_outq_flush(&c->out);
 }
 
@@ -96,12 +102,12 @@ void sp_conn_send(sp_conn *c, sp_frame *const *frames, size_t n) {
 void sp__ws_sweep(sp_conn *c, uint64_t now) {
   sp_server *s = c->srv;
   if (!c->registered && now >= c->deadline) {
-    s->stats.register_timeouts++;
+    SP_COUNT_ADD(s->stats.register_timeouts, 1);
     sp_log_info("register_timeout", "conn=%llu peer=%s",
                 (unsigned long long)c->id, c->peer);
     sp_conn_close(c, SP_WS_POLICY);
   } else if (c->ping_sent && now - c->ping_sent >= s->opt.ping_interval_ms) {
-    s->stats.ping_timeouts++;
+    SP_COUNT_ADD(s->stats.ping_timeouts, 1);
     sp_log_info("ping_timeout", "conn=%llu peer=%s", (unsigned long long)c->id,
                 c->peer);
     sp__conn_abort(c);
@@ -188,11 +194,12 @@ static void sp__ws_accept(sp_conn *c, const sp_http_request *req,
                    "Sec-WebSocket-Accept: %s\r\n\r\n",
                    accept);
   c->ws = ws; /* from here on_close is owed */
-  c->state = SP_CONN_WS;
+  sp__conn_set_state(c, SP_CONN_WS);
   c->deadline = uv_now(s->loop) + s->opt.register_timeout_ms;
   sp_ratelimit_init(&c->rate, &s->rate, uv_now(s->loop));
   sp_http_free(c->http);
   c->http = NULL;
+  SP_COUNT_ADD(s->stats.http_requests, 1);
   sp__conn_enqueue(c, sp_frame_raw(head, (size_t)n));
   sp_log_debug("ws_open", "conn=%llu peer=%s", (unsigned long long)c->id,
                c->peer);
@@ -225,7 +232,7 @@ void sp__ws_upgrade(sp_conn *c, const sp_http_request *req, const char *query,
       memcpy(stash, rest, restlen);
     c->stash = stash;
     c->stash_len = restlen;
-    c->state = SP_CONN_UPGRADING;
+    sp__conn_set_state(c, SP_CONN_UPGRADING);
     sp__conn_hold(c);
     uv_read_stop((uv_stream_t *)&c->tcp);
     return;
@@ -246,7 +253,7 @@ int sp_conn_upgrade_answer(sp_conn *c, int status, const char *reason,
   if (!sp__conn_unhold(c))
     return SP_ECLOSED; /* it went away meanwhile (and is freed now) */
   SP_ASSERT(c->state == SP_CONN_UPGRADING);
-  c->state = SP_CONN_HTTP_HELD;
+  sp__conn_set_state(c, SP_CONN_HTTP_HELD);
   char *rest = c->stash;
   size_t restlen = c->stash_len;
   c->stash = NULL;

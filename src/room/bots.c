@@ -222,9 +222,8 @@ static void sp__after_cb(uv_work_t *req, int status) {
     return;
   }
   if (b->cfg.stats) {
-    atomic_fetch_add_explicit(&b->cfg.stats->searches, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&b->cfg.stats->search_ns, j->ns,
-                              memory_order_relaxed);
+    SP_COUNT_ADD(b->cfg.stats->searches, 1);
+    SP_COUNT_ADD(b->cfg.stats->search_ns, j->ns);
   }
   /* An answer for a snake that has died since is dropped, and so is one
    * that missed the tick it was meant for: that tick counted it late and the
@@ -250,7 +249,7 @@ void sp_bots_steer(sp_bots *b, sp_game *g) {
       sp_game_turn(g, bot->id, bot->pending_dir);
       bot->pending_dir = -1;
     } else if (bot->busy && b->cfg.stats) {
-      atomic_fetch_add_explicit(&b->cfg.stats->late, 1, memory_order_relaxed);
+      SP_COUNT_ADD(b->cfg.stats->late, 1);
     }
   }
 }

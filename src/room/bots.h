@@ -14,15 +14,17 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/counter.h"
 #include "game/game.h"
 
 typedef struct sp_bots sp_bots;
 
-/* Counters shared by every room of the process (relaxed atomics). */
+/* Counters of the bots of one loop's rooms: written by that loop only
+ * (the answers come back on it), readable from any thread. */
 typedef struct sp_bot_stats {
-  atomic_uint_fast64_t searches;  /* answers that came back */
-  atomic_uint_fast64_t search_ns; /* time spent searching, on pool threads */
-  atomic_uint_fast64_t late;      /* answers still pending at a tick */
+  sp_counter searches;  /* answers that came back */
+  sp_counter search_ns; /* time spent searching, on pool threads */
+  sp_counter late;      /* answers still pending at a tick */
 } sp_bot_stats;
 
 typedef struct sp_bots_config {

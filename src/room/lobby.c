@@ -308,6 +308,8 @@ void sp_lobby_owner_enter(sp_lobby *l, sp_member *m) {
       e->uid = uid;
       *pe = e; /* at the end: rooms stay oldest first */
       l->nrooms++;
+      if (l->env.stats)
+        SP_COUNT_ADD(l->env.stats->rooms, 1);
       sp_log_info("room_created", "room=%s rooms=%zu", room, l->nrooms);
     }
   }
@@ -341,6 +343,8 @@ void sp_lobby_owner_leave(sp_lobby *l, sp_member *m) {
     if (e) {
       *pe = e->next;
       l->nrooms--;
+      if (l->env.stats)
+        SP_COUNT_SUB(l->env.stats->rooms, 1);
       sp_log_info("room_closed", "room=%s rooms=%zu", sp_room_name(e->room),
                   l->nrooms);
       if (l->on_room_closed)
@@ -356,6 +360,46 @@ void sp_lobby_lose(sp_lobby *l, uint64_t uid) {
   sp__room_entry *e = *sp__room_find(l, uid);
   if (e)
     sp_room_lose(e->room, "lease lost");
+}
+
+/* ---- operators ------------------------------------------------------------
+ */
+
+static sp_room *sp__room_named(sp_lobby *l, const char *name) {
+  for (sp__room_entry *e = l->rooms; e; e = e->next)
+    if (strcmp(sp_room_name(e->room), name) == 0)
+      return e->room;
+  return NULL;
+}
+
+size_t sp_lobby_admin_rooms(sp_lobby *l, sp_buf *out, size_t before) {
+  size_t n = 0;
+  for (sp__room_entry *e = l->rooms; e; e = e->next, n++) {
+    if (before + n > 0)
+      sp_buf_putc(out, ',');
+    sp_room_admin_json(e->room, out);
+  }
+  return n;
+}
+
+int sp_lobby_admin_kick(sp_lobby *l, const char *room, uint32_t id,
+                        uint16_t code, const char *reason) {
+  sp_room *r = sp__room_named(l, room);
+  return r ? sp_room_kick(r, id, code, reason) : 0;
+}
+
+long sp_lobby_admin_close(sp_lobby *l, const char *room, uint16_t code,
+                          const char *reason) {
+  sp_room *r = sp__room_named(l, room);
+  return r ? (long)sp_room_close_all(r, code, reason) : -1;
+}
+
+size_t sp_lobby_announce(sp_lobby *l, const char *room, const char *text) {
+  size_t n = 0;
+  for (sp__room_entry *e = l->rooms; e; e = e->next)
+    if (!room || strcmp(sp_room_name(e->room), room) == 0)
+      n += sp_room_announce(e->room, text) == 0;
+  return n;
 }
 
 /* ---- the top scores ------------------------------------------------------ */

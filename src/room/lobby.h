@@ -105,6 +105,23 @@ void sp_lobby_owner_input(sp_lobby *l, sp_member *m, const sp_msg *msg);
 void sp_lobby_owner_leave(sp_lobby *l, sp_member *m);
 void sp_lobby_member_released(sp_lobby *l, sp_member *m);
 
+/* ---- operators (the admin console), on this loop ------------------------ */
+
+/* Appends the rooms this loop runs (sp_room_admin_json), each preceded by
+ * a comma unless it is the first of all (`before`: rooms written before
+ * them). Returns how many. */
+size_t sp_lobby_admin_rooms(sp_lobby *l, sp_buf *out, size_t before);
+/* Closes player `id` of room `room` (if this loop runs it) with code and
+ * reason; 1 if it did. */
+int sp_lobby_admin_kick(sp_lobby *l, const char *room, uint32_t id,
+                        uint16_t code, const char *reason);
+/* Closes every member of room `room`: how many, or -1 if not run here. */
+long sp_lobby_admin_close(sp_lobby *l, const char *room, uint16_t code,
+                          const char *reason);
+/* ["announce", TEXT] to room `room` (NULL: every room this loop runs);
+ * returns the rooms reached. */
+size_t sp_lobby_announce(sp_lobby *l, const char *room, const char *text);
+
 /* ---- the top scores ------------------------------------------------------ */
 
 /* Replaces this loop's copy of the top scores; if it changed, every

@@ -129,8 +129,12 @@ void sp_member_deliver(sp_member *m, sp_frame *const *frames, size_t n,
 }
 
 void sp_member_close(sp_member *m, uint16_t code) {
+  sp_member_close_why(m, code, NULL);
+}
+
+void sp_member_close_why(sp_member *m, uint16_t code, const char *reason) {
   if (m->conn)
-    sp_conn_close(m->conn, code);
+    sp_conn_close_why(m->conn, code, reason);
 }
 
 int sp_member_loop(const sp_member *m) { return m->loop; }

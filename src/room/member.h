@@ -69,6 +69,8 @@ void sp_member_deliver(sp_member *m, sp_frame *const *frames, size_t n,
                        unsigned flags);
 /* Closes the member's connection with `code` (if still open). */
 void sp_member_close(sp_member *m, uint16_t code);
+/* The same with a reason for the client (NULL or "": none). */
+void sp_member_close_why(sp_member *m, uint16_t code, const char *reason);
 sp_member *sp_member_next(const sp_member *m);
 /* The connection (NULL once detached); the member's loop only. */
 sp_conn *sp_member_conn(const sp_member *m);

@@ -221,6 +221,12 @@ void sp_proto_watching(sp_buf *b, size_t n) {
   sp_buf_putc(b, ']');
 }
 
+void sp_proto_announce(sp_buf *b, const char *text) {
+  sp__cmd(b, "[\"announce\",");
+  sp_json_string(b, text, strlen(text));
+  sp_buf_putc(b, ']');
+}
+
 void sp_proto_chat(sp_buf *b, uint32_t id, const char *name, const char *text) {
   sp__cmd(b, "[\"chat\",");
   sp_buf_put_uint(b, id);

@@ -67,6 +67,8 @@ void sp_proto_watching(sp_buf *b, size_t n);
 /* `["chat", ID, NAME, TEXT]` to every member; `["chat_refused", REASON,
  * RETRY_MS]` to the sender only. */
 void sp_proto_chat(sp_buf *b, uint32_t id, const char *name, const char *text);
+/* Extension ["announce", TEXT]: an operator's message to the room. */
+void sp_proto_announce(sp_buf *b, const char *text);
 void sp_proto_chat_refused(sp_buf *b, const char *reason, uint32_t retry_ms);
 
 /* A JSON string literal: quotes, backslashes and control characters are

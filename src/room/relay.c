@@ -7,6 +7,8 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/text.h"
+#include "net/ws.h"
 #include "room/lobby.h"
 
 struct sp_relay {
@@ -187,19 +189,25 @@ typedef struct sp__close_mail {
   sp_mail mail;
   sp_member *m;
   uint16_t code;
+  char reason[SP_WS_REASON_MAX + 1];
 } sp__close_mail;
 
 static void sp__on_close(void *ctx, sp_mail *mail) {
   (void)ctx;
   sp__close_mail *c = (sp__close_mail *)mail;
-  sp_member_close(c->m, c->code);
+  sp_member_close_why(c->m, c->code, c->reason);
   free(c);
 }
 
 void sp_relay_close(sp_relay *r, sp_member *m, uint16_t code) {
+  sp_relay_close_why(r, m, code, NULL);
+}
+
+void sp_relay_close_why(sp_relay *r, sp_member *m, uint16_t code,
+                        const char *reason) {
   int loop = sp_member_loop(m);
   if (loop == r->self) {
-    sp_member_close(m, code);
+    sp_member_close_why(m, code, reason);
     return;
   }
   sp__close_mail *c = malloc(sizeof *c);
@@ -210,6 +218,9 @@ void sp_relay_close(sp_relay *r, sp_member *m, uint16_t code) {
   }
   c->m = m;
   c->code = code;
+  size_t n = reason ? sp_utf8_prefix(reason, SP_WS_REASON_MAX) : 0;
+  memcpy(c->reason, reason ? reason : "", n);
+  c->reason[n] = '\0';
   if (sp__post(r, loop, &c->mail, sp__on_close) != 0)
     free(c);
 }

@@ -49,6 +49,10 @@ void sp_relay_deliver(sp_relay *r, sp_member *m, sp_frame *const *frames,
 void sp_relay_tick(sp_relay *r, int loop, sp_view *v, sp_frame *const *frames,
                    size_t n);
 void sp_relay_close(sp_relay *r, sp_member *m, uint16_t code);
+/* The same with a reason for the client (copied; cut to a close frame's
+ * SP_WS_REASON_MAX bytes). */
+void sp_relay_close_why(sp_relay *r, sp_member *m, uint16_t code,
+                        const char *reason);
 /* The owner has forgotten m; its loop frees it. */
 void sp_relay_release(sp_relay *r, sp_member *m);
 

@@ -163,9 +163,25 @@ sp_frame *sp_room_env_top_scores(sp_room_env *env) {
 
 static void sp__publish(sp_room *r) {
   size_t n = sp_game_live_count(r->game);
-  if (n != r->published_snakes && r->env->on_snakes) {
+  if (n != r->published_snakes) {
+    if (r->env->stats) {
+      SP_COUNT_ADD(r->env->stats->snakes, n);
+      SP_COUNT_SUB(r->env->stats->snakes, r->published_snakes);
+    }
     r->published_snakes = n;
-    r->env->on_snakes(r->env->hooks_data, r->uid, n);
+    if (r->env->on_snakes)
+      r->env->on_snakes(r->env->hooks_data, r->uid, n);
+  }
+}
+
+/* Members that sent new_player, for the players gauge. */
+static void sp__registered(sp_room *r, int delta) {
+  r->registered += (size_t)delta;
+  if (r->env->stats) {
+    if (delta > 0)
+      SP_COUNT_ADD(r->env->stats->players, 1);
+    else
+      SP_COUNT_SUB(r->env->stats->players, 1);
   }
 }
 
@@ -272,6 +288,19 @@ static void sp__watching_changed(sp_room *r) {
   uv_timer_start(&r->info_timer, sp__info_cb, due > now ? due - now : 0, 0);
 }
 
+/* One info line per death: who, why, with what score, and by whom. */
+static void sp__log_death(sp_room *r, const sp_event *ev) {
+  char q[96], q2[96];
+  const char *name = sp__snake_name(r, ev->id);
+  const char *by = ev->by ? sp__snake_name(r, ev->by) : "";
+  if (r->env->stats)
+    SP_COUNT_ADD(r->env->stats->deaths, 1);
+  sp_log_info("death", "room=%s id=%u name=%s cause=%s score=%u by=%s", r->name,
+              ev->id, sp_log_quote(q, sizeof q, name, strlen(name)),
+              sp_proto_cause_name(ev->cause), ev->score,
+              sp_log_quote(q2, sizeof q2, by, strlen(by)));
+}
+
 /* Turns the game's events into the frames of PROTOCOL.md, in its order:
  * for each death `p_gameover` then `top_scores`; then one frame with every
  * render (sent even when empty, as the tick's heartbeat, if `heartbeat`);
@@ -296,6 +325,7 @@ static void sp__emit(sp_room *r, int heartbeat) {
                        ev[i].score);
     } else if (ev[i].type == SP_EV_DEATH) {
       sp_player *p = sp__find(r, ev[i].id);
+      sp__log_death(r, &ev[i]);
       if (r->round.state == SP_ROUND_RUNNING)
         sp_round_score(&r->round, ev[i].id, sp__snake_name(r, ev[i].id), 0,
                        ev[i].score);
@@ -357,6 +387,18 @@ static uint64_t sp__thread_cpu_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sp__count_tick(sp_room_stats *st, uint64_t cpu_ns,
+                           uint64_t wall_ns) {
+  static const uint64_t le_us[SP_TICK_BUCKETS - 1] = SP_TICK_BUCKETS_US;
+  int b = 0;
+  while (b < SP_TICK_BUCKETS - 1 && wall_ns > le_us[b] * 1000)
+    b++;
+  SP_COUNT_ADD(st->tick_hist[b], 1);
+  SP_COUNT_ADD(st->tick_wall_ns, wall_ns);
+  SP_COUNT_ADD(st->ticks, 1);
+  SP_COUNT_ADD(st->tick_ns, cpu_ns);
 }
 
 static void sp__bot_joined(void *data, uint32_t id, const char *name,
@@ -433,8 +475,12 @@ static void sp__round_over(sp_room *r, uint64_t now) {
   sp_bots_reap(r->bots, r->game);
   sp__stop(r);
   sp_round_finish(&r->round, now);
-  sp_log_info("round_over", "room=%s players=%zu winner_score=%u", r->name,
-              r->round.n, r->round.n ? r->round.entries[0].score : 0);
+  char q[96];
+  const char *winner = r->round.n ? r->round.entries[0].name : "";
+  sp_log_info("round_over", "room=%s players=%zu winner=%s winner_score=%u",
+              r->name, r->round.n,
+              sp_log_quote(q, sizeof q, winner, strlen(winner)),
+              r->round.n ? r->round.entries[0].score : 0);
   sp_frame *f = sp__round_end_frame(r, now);
   if (f) {
     sp__broadcast(r, &f, 1);
@@ -475,6 +521,9 @@ static void sp__tick_cb(uv_timer_t *t) {
   }
   r->ticks++;
   uint64_t cpu0 = sp__thread_cpu_ns();
+  /* Late: the loop was busy elsewhere for over a quarter of an interval. */
+  if (r->env->stats && now > r->next_tick + r->env->interval_ns / 4)
+    SP_COUNT_ADD(r->env->stats->late_ticks, 1);
   if (r->env->fail_room && r->ticks % 5 == 0 &&
       strcmp(r->env->fail_room, r->name) == 0) {
     sp__fail(r, "injected failure");
@@ -487,11 +536,9 @@ static void sp__tick_cb(uv_timer_t *t) {
     return; /* the room failed and was reset */
   sp__bots_after(r);
   sp_bots_think(r->bots, r->game);
-  if (r->env->stats) {
-    atomic_fetch_add_explicit(&r->env->stats->ticks, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&r->env->stats->tick_ns,
-                              sp__thread_cpu_ns() - cpu0, memory_order_relaxed);
-  }
+  if (r->env->stats)
+    sp__count_tick(r->env->stats, sp__thread_cpu_ns() - cpu0,
+                   uv_hrtime() - now);
   if (sp_game_live_count(r->game) == 0) {
     sp__stop(r);
     return;
@@ -604,6 +651,9 @@ static void sp__room_closed(uv_handle_t *h) {
 void sp_room_close(sp_room *r) {
   SP_ASSERT(r->nmembers == 0);
   sp__stop(r);
+  if (r->env->stats)
+    SP_COUNT_SUB(r->env->stats->snakes, r->published_snakes);
+  r->published_snakes = 0;
   uv_close((uv_handle_t *)&r->timer, sp__room_closed);
   uv_close((uv_handle_t *)&r->round_timer, sp__room_closed);
   uv_close((uv_handle_t *)&r->info_timer, sp__room_closed);
@@ -679,7 +729,7 @@ static void sp__new_player(sp_player *p, const char *name) {
   snprintf(p->name, sizeof p->name, "%s", name);
   /* Its first colour is its name's, the one top_scores shows for it. */
   p->color = (uint8_t)sp_proto_name_color(p->name);
-  r->registered++;
+  sp__registered(r, 1);
   do
     p->id = atomic_fetch_add(r->env->next_player_id, 1) + 1;
   while (p->id == 0);
@@ -780,6 +830,10 @@ static void sp__join(sp_player *p) {
   if (err)
     return;
   p->color = color;
+  char q[96];
+  sp_log_info("join", "room=%s id=%u name=%s color=%u snakes=%zu", r->name,
+              p->id, sp_log_quote(q, sizeof q, p->name, strlen(p->name)), color,
+              sp_game_live_count(r->game));
   sp_proto_p_joined(b, p->id, p->name, color, 0);
   sp_frame *f = sp__frame_end(r);
   if (!f) {
@@ -884,8 +938,75 @@ void sp_player_leave(sp_player *p) {
   sp__unlink(p);
   r->nmembers--;
   if (p->id) {
-    r->registered--;
+    sp__registered(r, -1);
     sp__watching_changed(r);
   }
   free(p);
+}
+
+/* ---- operators ------------------------------------------------------------
+ */
+
+void sp_room_admin_json(sp_room *r, sp_buf *out) {
+  sp_buf_puts(out, "{\"name\":");
+  sp_json_string(out, r->name, strlen(r->name));
+  sp_buf_printf(out, ",\"members\":%zu,\"snakes\":%zu,\"players\":[",
+                r->nmembers, sp_game_live_count(r->game));
+  int first = 1;
+  for (sp_player *p = r->members; p; p = p->next) {
+    if (!p->id)
+      continue;
+    uint32_t score = 0;
+    int alive = sp_game_alive(r->game, p->id);
+    for (size_t i = 0; alive && i < sp_game_live_count(r->game); i++) {
+      uint32_t id, sc;
+      uint8_t color;
+      sp_game_snake(r->game, i, &id, &color, &sc);
+      if (id == p->id)
+        score = sc;
+    }
+    sp_buf_puts(out, first ? "{\"id\":" : ",{\"id\":");
+    first = 0;
+    sp_buf_printf(out, "%u,\"name\":", p->id);
+    sp_json_string(out, p->name, strlen(p->name));
+    sp_buf_printf(out, ",\"alive\":%s,\"score\":%u,\"color\":%u}",
+                  alive ? "true" : "false", score, p->color);
+  }
+  sp_buf_puts(out, "]}");
+}
+
+int sp_room_kick(sp_room *r, uint32_t id, uint16_t code, const char *reason) {
+  sp_player *p = id ? sp__find(r, id) : NULL;
+  if (!p)
+    return 0;
+  char q[160];
+  sp_log_info("kicked", "room=%s id=%u conn=%llu code=%u reason=%s", r->name,
+              id, (unsigned long long)sp_member_conn_id(p->member), code,
+              sp_log_quote(q, sizeof q, reason, strlen(reason)));
+  sp_relay_close_why(r->env->relay, p->member, code, reason);
+  return 1;
+}
+
+size_t sp_room_close_all(sp_room *r, uint16_t code, const char *reason) {
+  char q[160];
+  sp_log_info("room_closed_by_admin", "room=%s members=%zu code=%u reason=%s",
+              r->name, r->nmembers, code,
+              sp_log_quote(q, sizeof q, reason, strlen(reason)));
+  for (sp_player *p = r->members; p; p = p->next)
+    sp_relay_close_why(r->env->relay, p->member, code, reason);
+  return r->nmembers;
+}
+
+int sp_room_announce(sp_room *r, const char *text) {
+  sp_buf *b = &r->scratch;
+  sp_buf_reset(b);
+  sp_proto_begin(b);
+  sp_proto_announce(b, text);
+  sp_proto_end(b);
+  sp_frame *f = sp__finish(r);
+  if (!f)
+    return UV_ENOMEM;
+  sp__broadcast(r, &f, 1);
+  sp_frame_unref(f);
+  return 0;
 }

@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "core/buf.h"
+#include "core/counter.h"
 #include "game/game.h"
 #include "net/frame.h"
 #include "room/bots.h"
@@ -31,11 +32,27 @@
 typedef struct sp_room sp_room;
 typedef struct sp_player sp_player;
 
-/* Counters of every room of the process (relaxed atomics), for
- * /api/stats and the benchmarks. */
+/* Upper bounds of the tick duration histogram, in microseconds (the
+ * metrics show them in seconds); the last bucket is everything above. */
+#define SP_TICK_BUCKETS_US                                                     \
+  { 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000 }
+#define SP_TICK_BUCKETS 11
+
+/* Counters of the rooms one loop runs, for /metrics, /api/stats and the
+ * benchmarks: written by that loop only, readable from any thread
+ * (core/counter.h). */
 typedef struct sp_room_stats {
-  atomic_uint_fast64_t ticks;
-  atomic_uint_fast64_t tick_ns; /* loop-thread CPU time spent in ticks */
+  sp_counter ticks;
+  sp_counter tick_ns; /* loop-thread CPU time spent in ticks */
+  /* Wall time of each tick's work, by SP_TICK_BUCKETS_US (not cumulative
+   * here), and its sum. */
+  sp_counter tick_hist[SP_TICK_BUCKETS];
+  sp_counter tick_wall_ns;
+  sp_counter late_ticks; /* started over a quarter of an interval late */
+  sp_counter rooms;      /* gauges: rooms run here, */
+  sp_counter snakes;     /* their live snakes (bots too), */
+  sp_counter players;    /* their members that sent new_player */
+  sp_counter deaths;     /* snakes that died */
   sp_bot_stats bots;
 } sp_room_stats;
 
@@ -112,6 +129,20 @@ sp_room *sp_player_room(const sp_player *p);
 
 /* Queues a frame on every registered member of the room. */
 void sp_room_broadcast(sp_room *r, sp_frame *f);
+
+/* ---- operators (the admin console), on the owner's loop ----------------- */
+
+/* Appends {"name":..,"members":N,"players":[{"id","name","alive","score",
+ * "color"},...]}: every member that sent new_player, in order of arrival;
+ * score is the live snake's (0 without one). */
+void sp_room_admin_json(sp_room *r, sp_buf *out);
+/* Closes player `id`'s connection with code and reason; 1 if it is here. */
+int sp_room_kick(sp_room *r, uint32_t id, uint16_t code, const char *reason);
+/* Closes every member with code and reason; returns how many. */
+size_t sp_room_close_all(sp_room *r, uint16_t code, const char *reason);
+/* Sends ["announce", TEXT] to every registered member. Returns 0 or
+ * UV_ENOMEM. */
+int sp_room_announce(sp_room *r, const char *text);
 
 /* The top_scores frame, encoded once per change of the table. Returns a
  * borrowed frame (NULL when out of memory). */

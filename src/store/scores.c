@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/counter.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -13,9 +14,12 @@
 typedef struct sp__job {
   uv_work_t req;
   sp_scores *s;
-  int kind; /* SP__OPEN, SP__WRITE, SP__CLOSE */
-  sp_score_row *batch;
+  int kind;            /* SP__OPEN, SP__WRITE, SP__CLOSE */
+  sp_score_row *batch; /* score 0: a removal of that name */
   size_t nbatch;
+  int removals;                    /* the batch has some: read the table back */
+  sp_score_row top[SP_TOP_SCORES]; /* read back */
+  size_t ntop;
   int ok;
   char err[256];
 } sp__job;
@@ -37,6 +41,9 @@ struct sp_scores {
   int closing;
   void (*done)(void *);
   void *done_arg;
+  void (*on_change)(void *);
+  void *change_arg;
+  sp_counter writes, failures;
 };
 
 int sp_top_insert(sp_score_row *rows, size_t *n, const char *name,
@@ -66,6 +73,18 @@ int sp_top_insert(sp_score_row *rows, size_t *n, const char *name,
   rows[pos].score = score;
   *n = keep + 1;
   return 1;
+}
+
+/* Removes name from a table; 1 if it was there. */
+static int sp__top_delete(sp_score_row *rows, size_t *n, const char *name) {
+  for (size_t i = 0; i < *n; i++)
+    if (strcmp(rows[i].name, name) == 0) {
+      memmove(&rows[i], &rows[i + 1], (*n - i - 1) * sizeof *rows);
+      (*n)--;
+      memset(&rows[*n], 0, sizeof rows[*n]);
+      return 1;
+    }
+  return 0;
 }
 
 static void sp__sqlerr(sp__job *j, const char *what) {
@@ -137,9 +156,30 @@ static void sp__open_work(sp__job *j) {
 }
 
 /* Thread pool: one transaction for the whole batch. */
+/* Reads the best SP_TOP_SCORES rows, in the table's order. */
+static int sp__read_top(sqlite3 *db, sp_score_row *top, size_t *n) {
+  sqlite3_stmt *st = NULL;
+  *n = 0;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT name, score FROM scores"
+                         " ORDER BY score DESC, at ASC, rowid ASC LIMIT ?",
+                         -1, &st, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_int(st, 1, SP_TOP_SCORES);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *name = (const char *)sqlite3_column_text(st, 0);
+    sqlite3_int64 score = sqlite3_column_int64(st, 1);
+    if (name && score > 0 && score <= UINT32_MAX)
+      sp_top_insert(top, n, name, (uint32_t)score);
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? 0 : -1;
+}
+
 static void sp__write_work(sp__job *j) {
   sqlite3 *db = j->s->db;
-  sqlite3_stmt *st = NULL;
+  sqlite3_stmt *st = NULL, *del = NULL;
   j->ok = 1;
   if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
     sp__sqlerr(j, "cannot write scores");
@@ -152,15 +192,25 @@ static void sp__write_work(sp__job *j) {
                          " WHERE excluded.score > score",
                          -1, &st, NULL) != SQLITE_OK)
     goto fail;
+  if (j->removals && sqlite3_prepare_v2(db, "DELETE FROM scores WHERE name = ?",
+                                        -1, &del, NULL) != SQLITE_OK)
+    goto fail;
   for (size_t i = 0; i < j->nbatch; i++) {
-    sqlite3_bind_text(st, 1, j->batch[i].name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, j->batch[i].score);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)j->batch[i].at);
-    if (sqlite3_step(st) != SQLITE_DONE)
+    sqlite3_stmt *q = j->batch[i].score ? st : del;
+    sqlite3_bind_text(q, 1, j->batch[i].name, -1, SQLITE_STATIC);
+    if (q == st) {
+      sqlite3_bind_int64(st, 2, j->batch[i].score);
+      sqlite3_bind_int64(st, 3, (sqlite3_int64)j->batch[i].at);
+    }
+    if (sqlite3_step(q) != SQLITE_DONE)
       goto fail;
-    sqlite3_reset(st);
+    sqlite3_reset(q);
   }
   sqlite3_finalize(st);
+  sqlite3_finalize(del);
+  st = del = NULL;
+  if (j->removals && sp__read_top(db, j->top, &j->ntop) != 0)
+    goto fail;
   if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
     sp__sqlerr(j, "cannot write scores");
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -169,6 +219,7 @@ static void sp__write_work(sp__job *j) {
 fail:
   sp__sqlerr(j, "cannot write scores");
   sqlite3_finalize(st);
+  sqlite3_finalize(del);
   sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
@@ -199,17 +250,40 @@ static void sp__retry_closed(uv_handle_t *h) {
     done(arg);
 }
 
+/* The table as the database has it after a removal, with what was
+ * submitted since on top of it. */
+static void sp__read_back(sp_scores *s, sp__job *j) {
+  for (size_t i = 0; i < s->npending; i++) {
+    const sp_score_row *p = &s->pending[i];
+    if (p->score)
+      sp_top_insert(j->top, &j->ntop, p->name, p->score);
+    else
+      sp__top_delete(j->top, &j->ntop, p->name);
+  }
+  if (j->ntop == s->ntop &&
+      memcmp(j->top, s->top, j->ntop * sizeof j->top[0]) == 0)
+    return;
+  memcpy(s->top, j->top, j->ntop * sizeof j->top[0]);
+  s->ntop = j->ntop;
+  if (s->on_change && !s->closing)
+    s->on_change(s->change_arg);
+}
+
 static void sp__after_cb(uv_work_t *req, int status) {
   sp__job *j = req->data;
   sp_scores *s = j->s;
   s->busy = 0;
   if (j->kind == SP__WRITE) {
     if (status == 0 && j->ok) {
+      SP_COUNT_ADD(s->writes, 1);
       if (s->failing)
         sp_log_info("scores_writable", "written=%zu", j->nbatch);
       s->failing = 0;
       free(j->batch);
+      if (j->removals)
+        sp__read_back(s, j);
     } else {
+      SP_COUNT_ADD(s->failures, 1);
       /* Put the batch back in front: nothing is lost, and order is kept. */
       sp_log_error("scores_write_failed", "pending=%zu error=\"%s\"",
                    j->nbatch + s->npending, j->err);
@@ -252,6 +326,8 @@ static int sp__queue(sp_scores *s, int kind) {
   if (kind == SP__WRITE) {
     j->batch = s->pending;
     j->nbatch = s->npending;
+    for (size_t i = 0; i < j->nbatch; i++)
+      j->removals |= j->batch[i].score == 0;
     s->pending = NULL;
     s->npending = s->cappending = 0;
   }
@@ -313,20 +389,14 @@ int sp_scores_open(uv_loop_t *loop, const char *dir, sp_scores **out, char *err,
   return 0;
 }
 
-int sp_scores_submit(sp_scores *s, const char *name, uint32_t score) {
-  if (score == 0 || s->closing)
-    return 0;
-  int changed = sp_top_insert(s->top, &s->ntop, name, score);
-  /* The table only ever improves, so a score that did not enter it can
-   * never matter after a restart either: only changes are written. */
-  if (!changed)
-    return 0;
+/* Queues a row for the database (score 0: remove the name). */
+static void sp__enqueue(sp_scores *s, const char *name, uint32_t score) {
   if (s->npending == s->cappending) {
     size_t cap = s->cappending ? s->cappending * 2 : 8;
     sp_score_row *p = realloc(s->pending, cap * sizeof *p);
     if (!p) {
       sp_log_error("scores_lost", "count=1 error=\"out of memory\"");
-      return changed;
+      return;
     }
     s->pending = p;
     s->cappending = cap;
@@ -339,7 +409,36 @@ int sp_scores_submit(sp_scores *s, const char *name, uint32_t score) {
   r->at = ++s->seq;
   if (!s->failing)
     sp__pump(s);
+}
+
+int sp_scores_submit(sp_scores *s, const char *name, uint32_t score) {
+  if (score == 0 || s->closing)
+    return 0;
+  int changed = sp_top_insert(s->top, &s->ntop, name, score);
+  /* The table only ever improves, so a score that did not enter it can
+   * never matter after a restart either: only changes are written. */
+  if (!changed)
+    return 0;
+  sp__enqueue(s, name, score);
   return changed;
+}
+
+int sp_scores_remove(sp_scores *s, const char *name) {
+  if (s->closing)
+    return 0;
+  int was = sp__top_delete(s->top, &s->ntop, name);
+  sp__enqueue(s, name, 0);
+  return was;
+}
+
+void sp_scores_on_change(sp_scores *s, void (*fn)(void *arg), void *arg) {
+  s->on_change = fn;
+  s->change_arg = arg;
+}
+
+void sp_scores_get_stats(const sp_scores *s, sp_scores_stats *out) {
+  out->writes = SP_COUNT_GET(((sp_scores *)s)->writes);
+  out->failures = SP_COUNT_GET(((sp_scores *)s)->failures);
 }
 
 size_t sp_scores_count(const sp_scores *s) { return s->ntop; }

@@ -36,6 +36,24 @@ int sp_scores_open(uv_loop_t *loop, const char *dir, sp_scores **out, char *err,
  * enter it later (it only improves). */
 int sp_scores_submit(sp_scores *s, const char *name, uint32_t score);
 
+/* Removes `name` from the table at once and from the database after the
+ * writes queued before it (an operator's decision). Returns 1 if the name
+ * was in the table. Once the database has done it, the table is read back
+ * from it (a name below the table may move up) and, if that changed it,
+ * on_change runs (see sp_scores_on_change). */
+int sp_scores_remove(sp_scores *s, const char *name);
+/* fn(arg) runs on the loop whenever the table changed by itself (after a
+ * removal, when it is read back from the database). */
+void sp_scores_on_change(sp_scores *s, void (*fn)(void *arg), void *arg);
+
+/* Writes to the database, for the metrics: any thread may read them while
+ * the store is open (relaxed atomics written by the loop only). */
+typedef struct sp_scores_stats {
+  uint64_t writes;   /* transactions that committed */
+  uint64_t failures; /* transactions that failed (retried) */
+} sp_scores_stats;
+void sp_scores_get_stats(const sp_scores *s, sp_scores_stats *out);
+
 size_t sp_scores_count(const sp_scores *s);
 const sp_score_row *sp_scores_row(const sp_scores *s, size_t i);
 /* Scores waiting to be written (for tests and logs). */

@@ -260,6 +260,7 @@ test('screenshot of a game in progress', async (t) => {
 }, { timeoutMs: 70000 });
 
 require('./test_game');
+require('./test_admin');
 
 run().then((code) => process.exit(code), (e) => {
   console.log(String(e && e.stack || e));

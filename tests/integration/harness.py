@@ -399,12 +399,13 @@ async def wait_cmd(ws, name, timeout=5.0, pred=None):
 
 
 def healthz(port):
-    """True when GET /healthz answers 200 ok."""
+    """True when GET /healthz answers 200 with `ok` on its first line (the
+    version and, in cluster mode, "redis unreachable" may follow)."""
     try:
         status, _, body = http_get(port, "/healthz")
     except OSError:
         return False
-    return status == 200 and body.strip() == b"ok"
+    return status == 200 and body.split(b"\n")[0] == b"ok"
 
 
 def http_json(port, path):

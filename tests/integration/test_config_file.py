@@ -98,9 +98,9 @@ def sighup_applies_the_log_level_and_names_what_needs_a_restart():
             after = hup_and_wait(s, r"event=reload ")
             reload = [l for l in after if "event=reload " in l]
             assert len(reload) == 1, after
-            assert "applied=log-level not_applied=tick-rate,max-conns-per-ip" in reload[0], reload
+            assert "applied=max-conns-per-ip,log-level not_applied=tick-rate" in reload[0], reload
             restart = [fields(l) for l in after if "event=restart_needed" in l]
-            assert [r["option"] for r in restart] == ["tick-rate", "max-conns-per-ip"], after
+            assert [r["option"] for r in restart] == ["tick-rate"], after
             assert restart[0]["running"] == '"10"' and restart[0]["asked"] == '"20"', restart
             assert all("level=warn" in l for l in after if "restart_needed" in l)
             assert not [l for l in after if "option=port" in l], after
@@ -109,6 +109,52 @@ def sighup_applies_the_log_level_and_names_what_needs_a_restart():
             assert s.log_has("level=debug event=conn_closed"), s.lines[-5:]
             # the game still runs with the settings it started with
             assert harness.healthz(s.port)
+
+
+@test
+async def sighup_lowers_the_limits_for_open_and_new_connections():
+    """--max-message and --max-conns-per-ip from the file, lowered by a
+    reload: an open WebSocket is held to the new size at once, a new one
+    too, and a third connection from the address is refused; --bots, which
+    needs a restart, is named as such and the game keeps its bots."""
+    import asyncio
+    with Dir() as d:
+        conf = d.write("l.conf", "max-message = 4096\nmax-conns-per-ip = 10\nbots = 0\n")
+        with Server("--config", conf) as s:
+            old = harness.RawWS(s.port, "/connect?room=lim")
+            old.send_text("x" * 1000)  # fine before the reload
+            old.send_text('["new_player", "ann"]')
+            assert old.recv_json()[0][0] == "handshake"
+            d.write("l.conf", "max-message = 100\nmax-conns-per-ip = 2\nbots = 3\n")
+            after = hup_and_wait(s, r"event=reload ")
+            line = next(l for l in after if "event=reload " in l)
+            assert "applied=max-message,max-conns-per-ip not_applied=bots" in line, line
+            restart = [fields(l) for l in after if "event=restart_needed" in l]
+            assert [(r["option"], r["running"], r["asked"]) for r in restart] == \
+                [("bots", '"0"', '"3"')], restart
+            # The workers apply it from their mailboxes: a new connection
+            # sees it once they have (a deadline, not a sleep).
+            def refused_third():
+                socks = [harness.tcp_connect(s.port), harness.tcp_connect(s.port)]
+                try:
+                    data, _ = harness.read_to_eof(socks[1], 1.0)
+                    return data.startswith(b"HTTP/1.1 503")
+                finally:
+                    for so in socks:
+                        so.close()
+            harness.poll(refused_third, 5, what="the per-address limit of 2")
+            # The open WebSocket: 200 bytes is over the new limit.
+            old.send_text("y" * 200)
+            assert old.recv_close() == 1009
+            old.close()
+            new = harness.RawWS(s.port, "/connect?room=lim")
+            new.send_text("z" * 101)
+            assert new.recv_close() == 1009
+            new.close()
+            ok = harness.RawWS(s.port, "/connect?room=lim")
+            ok.send_text('["new_player", "bob"]')
+            assert ok.recv_json()[0][0] == "handshake"
+            ok.close()
 
 
 @test

@@ -19,10 +19,11 @@
 typedef struct hres {
   int nreq;
   sp_http_request req[MAX_REQ];
-  size_t end[MAX_REQ]; /* offset just after each request */
-  int error;           /* HTTP status after SP_HTTP_ERROR, else 0 */
-  int bad_more;        /* SP_HTTP_MORE without consuming every byte */
-  size_t stopped_at;   /* bytes consumed when we stopped feeding */
+  size_t end[MAX_REQ];    /* offset just after each request */
+  char body[MAX_REQ][64]; /* the start of each body, copied at once */
+  int error;              /* HTTP status after SP_HTTP_ERROR, else 0 */
+  int bad_more;           /* SP_HTTP_MORE without consuming every byte */
+  size_t stopped_at;      /* bytes consumed when we stopped feeding */
 } hres;
 
 /* Feeds data in chunks of `step` bytes (0: all at once) as a connection
@@ -58,6 +59,8 @@ static void run_http(const char *data, size_t len, size_t step, hres *r) {
       if (r->nreq < MAX_REQ) {
         r->req[r->nreq] = *sp_http_request_get(h);
         r->end[r->nreq] = off + pos;
+        snprintf(r->body[r->nreq], sizeof r->body[0], "%s",
+                 sp_http_request_get(h)->body);
       }
       r->nreq++;
       if (sp_http_request_get(h)->upgrade) {
@@ -103,6 +106,104 @@ TEST(get_request_whole_and_bytewise) {
       SPLIT_FAILF("url \"%s\" method %d keep_alive %d upgrade %d end %zu",
                   r.req[0].url, r.req[0].method, r.req[0].keep_alive,
                   r.req[0].upgrade, r.end[0]);
+  }
+}
+
+TEST(post_bodies_are_kept_in_order) {
+  static const char req[] = "POST /admin/api/kick HTTP/1.1\r\nHost: x\r\n"
+                            "Content-Length: 11\r\n\r\n{\"id\": 42}\n"
+                            "POST /b HTTP/1.1\r\nHost: x\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n"
+                            "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+                            "GET /c HTTP/1.1\r\nHost: x\r\n\r\n";
+  hres r;
+  FOR_EACH_SPLIT(req, sizeof req - 1, r) {
+    if (r.nreq != 3 || r.error || r.bad_more)
+      SPLIT_FAILF("%d requests, error %d", r.nreq, r.error);
+    if (r.req[0].method != HTTP_POST || r.req[0].body_len != 11 ||
+        strcmp(r.body[0], "{\"id\": 42}\n") != 0)
+      SPLIT_FAILF("first body %zu \"%s\"", r.req[0].body_len, r.body[0]);
+    if (r.req[1].body_len != 5 || strcmp(r.body[1], "abcde") != 0)
+      SPLIT_FAILF("chunked body %zu \"%s\"", r.req[1].body_len, r.body[1]);
+    if (r.req[2].body_len != 0 || r.body[2][0])
+      SPLIT_FAILF("a GET without a body got %zu bytes", r.req[2].body_len);
+  }
+}
+
+TEST(body_over_the_limit_is_413) {
+  /* Announced too big: refused before a byte of it is read. */
+  char head[200];
+  snprintf(head, sizeof head,
+           "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n",
+           SP_HTTP_MAX_BODY + 1);
+  hres r;
+  FOR_EACH_SPLIT(head, strlen(head), r) {
+    if (r.error != 413 || r.nreq != 0)
+      SPLIT_FAILF("error %d, %d requests", r.error, r.nreq);
+  }
+  /* Chunked, growing past it: refused once it does. */
+  size_t cap = SP_HTTP_MAX_BODY + 16384, n = 0;
+  char *req = malloc(cap);
+  ASSERT(req != NULL);
+  n += (size_t)snprintf(req, cap,
+                        "POST /x HTTP/1.1\r\nHost: x\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n");
+  for (int i = 0; i < 5; i++) {
+    n += (size_t)snprintf(req + n, cap - n, "1000\r\n");
+    memset(req + n, 'a', 4096);
+    n += 4096;
+    n += (size_t)snprintf(req + n, cap - n, "\r\n");
+    if (n + 5000 > cap)
+      break;
+  }
+  FOR_EACH_SPLIT(req, n, r) {
+    if (r.error != 413 || r.nreq != 0) {
+      free(req);
+      SPLIT_FAILF("chunked: error %d, %d requests", r.error, r.nreq);
+    }
+  }
+  free(req);
+  /* Exactly at the limit: taken. */
+  size_t blen = SP_HTTP_MAX_BODY;
+  req = malloc(blen + 200);
+  ASSERT(req != NULL);
+  n = (size_t)snprintf(req, 200,
+                       "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: %zu"
+                       "\r\n\r\n",
+                       blen);
+  memset(req + n, 'b', blen);
+  FOR_EACH_SPLIT(req, n + blen, r) {
+    if (r.error || r.nreq != 1 || r.req[0].body_len != blen) {
+      free(req);
+      SPLIT_FAILF("at the limit: error %d, %d requests", r.error, r.nreq);
+    }
+  }
+  free(req);
+}
+
+TEST(authorization_is_kept_and_trimmed) {
+  static const char req[] = "GET /admin/api/rooms HTTP/1.1\r\nHost: x\r\n"
+                            "Authorization:   Bearer abc.DEF-123  \r\n\r\n"
+                            "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  hres r;
+  FOR_EACH_SPLIT(req, sizeof req - 1, r) {
+    if (r.nreq != 2 || r.error)
+      SPLIT_FAILF("%d requests, error %d", r.nreq, r.error);
+    if (!r.req[0].has_authorization ||
+        strcmp(r.req[0].authorization, "Bearer abc.DEF-123") != 0)
+      SPLIT_FAILF("authorization \"%s\"", r.req[0].authorization);
+    if (r.req[1].has_authorization || r.req[1].authorization[0])
+      SPLIT_FAILF("the next request kept \"%s\"", r.req[1].authorization);
+  }
+  /* Too long to be a token of ours: present, but empty. */
+  char big[SP_HTTP_MAX_AUTH + 200];
+  int n = snprintf(big, sizeof big, "GET / HTTP/1.1\r\nAuthorization: Bearer ");
+  memset(big + n, 'x', SP_HTTP_MAX_AUTH);
+  strcpy(big + n + SP_HTTP_MAX_AUTH, "\r\n\r\n");
+  FOR_EACH_SPLIT(big, strlen(big), r) {
+    if (r.nreq != 1 || !r.req[0].has_authorization || r.req[0].authorization[0])
+      SPLIT_FAILF("long: %d requests, has %d, \"%.20s\"", r.nreq,
+                  r.req[0].has_authorization, r.req[0].authorization);
   }
 }
 
@@ -502,6 +603,9 @@ TEST(status_texts) {
   ASSERT_STR_EQ(sp_http_status_text(414), "URI Too Long");
   ASSERT_STR_EQ(sp_http_status_text(426), "Upgrade Required");
   ASSERT_STR_EQ(sp_http_status_text(431), "Request Header Fields Too Large");
+  ASSERT_STR_EQ(sp_http_status_text(401), "Unauthorized");
+  ASSERT_STR_EQ(sp_http_status_text(413), "Payload Too Large");
+  ASSERT_STR_EQ(sp_http_status_text(429), "Too Many Requests");
 }
 
 /* ---- static paths ------------------------------------------------------ */
@@ -815,6 +919,9 @@ int main(void) {
   RUN(overlong_header_value_treated_as_absent_whatever_the_split);
   RUN(long_connection_header_same_whatever_the_split);
   RUN(status_texts);
+  RUN(post_bodies_are_kept_in_order);
+  RUN(body_over_the_limit_is_413);
+  RUN(authorization_is_kept_and_trimmed);
   RUN(static_path_valid);
   RUN(static_path_traversal_refused);
   RUN(static_path_never_yields_a_path);

@@ -266,6 +266,77 @@ TEST(store_persists_across_reopen) {
   ASSERT_EQ(closed, 0); /* every handle was closed */
 }
 
+static void count_calls(void *arg) { (*(int *)arg)++; }
+
+TEST(store_remove_reads_the_table_back) {
+  /* 16 rising scores: each entered the table when it came, so all 16 are
+   * in the database, and p00 is the one the table no longer shows. */
+  char dir[] = "/tmp/sp_test_scores_XXXXXX";
+  ASSERT(mkdtemp(dir) != NULL);
+  uv_loop_t loop;
+  ASSERT_EQ(uv_loop_init(&loop), 0);
+  char err[512] = "";
+  sp_scores *s = NULL;
+  int rc = sp_scores_open(&loop, dir, &s, err, sizeof err);
+  if (rc != 0) {
+    rm_data_dir(dir);
+    FAILF("open: %d %s", rc, err);
+  }
+  int changes = 0;
+  sp_scores_on_change(s, count_calls, &changes);
+  char name[16];
+  for (int i = 0; i < 16; i++) {
+    snprintf(name, sizeof name, "p%02d", i);
+    ASSERT_EQ(sp_scores_submit(s, name, (uint32_t)(10 + i)), 1);
+  }
+  drain(&loop, s);
+  ASSERT_EQ(sp_scores_count(s), SP_TOP_SCORES);
+  ASSERT_STR_EQ(sp_scores_row(s, 0)->name, "p15");
+  ASSERT_STR_EQ(sp_scores_row(s, 14)->name, "p01");
+  /* At once: gone from the table; not in the table: 0. */
+  ASSERT_EQ(sp_scores_remove(s, "p15"), 1);
+  ASSERT_EQ(sp_scores_remove(s, "nobody"), 0);
+  ASSERT_EQ(sp_scores_count(s), SP_TOP_SCORES - 1);
+  ASSERT_STR_EQ(sp_scores_row(s, 0)->name, "p14");
+  drain(&loop, s);
+  for (int i = 0; i < 100000 && changes == 0; i++)
+    uv_run(&loop, UV_RUN_NOWAIT);
+  char back[2048];
+  snprintf(back, sizeof back, "%s", show_store(s));
+  /* A removal, then a score before it is done: the score counts on top of
+   * what is read back, and the table has not changed by itself. */
+  ASSERT_EQ(sp_scores_remove(s, "p14"), 1);
+  ASSERT_EQ(sp_scores_submit(s, "late", 100), 1);
+  drain(&loop, s);
+  for (int i = 0; i < 1000; i++)
+    uv_run(&loop, UV_RUN_NOWAIT);
+  char now[2048];
+  snprintf(now, sizeof now, "%s", show_store(s));
+  sp_scores_stats st;
+  sp_scores_get_stats(s, &st);
+  ASSERT(close_and_wait(&loop, s));
+  rc = sp_scores_open(&loop, dir, &s, err, sizeof err);
+  char after[2048] = "";
+  if (rc == 0) {
+    snprintf(after, sizeof after, "%s", show_store(s));
+    close_and_wait(&loop, s);
+  }
+  uv_loop_close(&loop);
+  rm_data_dir(dir);
+  ASSERT_EQ(changes, 1);
+  ASSERT(st.writes >= 3 && st.failures == 0);
+  /* p00 moved up into the 15th place once the database had it. */
+  ASSERT_STR_EQ(back, "p14:24,p13:23,p12:22,p11:21,p10:20,p09:19,p08:18,"
+                      "p07:17,p06:16,p05:15,p04:14,p03:13,p02:12,p01:11,"
+                      "p00:10");
+  /* p15 and p14 are gone, also after a restart. */
+  ASSERT_STR_EQ(now, "late:100,p13:23,p12:22,p11:21,p10:20,p09:19,p08:18,"
+                     "p07:17,p06:16,p05:15,p04:14,p03:13,p02:12,p01:11,"
+                     "p00:10");
+  ASSERT_EQ(rc, 0);
+  ASSERT_STR_EQ(after, now);
+}
+
 TEST(store_keeps_top_15_of_many) {
   char dir[] = "/tmp/sp_test_scores_XXXXXX";
   ASSERT(mkdtemp(dir) != NULL);
@@ -472,6 +543,7 @@ int main(void) {
   RUN(top_random_against_model);
   RUN(store_persists_across_reopen);
   RUN(store_keeps_top_15_of_many);
+  RUN(store_remove_reads_the_table_back);
   RUN(store_tie_order_survives_reopen);
   RUN(store_garbage_file_is_an_error);
   RUN(store_wrong_schema_is_an_error);
