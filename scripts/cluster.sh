@@ -93,7 +93,11 @@ alive_pid() { # alive_pid FILE WHAT
   pid=$(cat "$1" 2>/dev/null || true)
   is_num "$pid" || return 1
   kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2" || return 1
+  # No pipe into grep -q here: under pipefail its early exit can fail the
+  # test when the command line matched.
+  local cmd
+  cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  case "$cmd" in *"$2"*) ;; *) return 1 ;; esac
   echo "$pid"
 }
 
@@ -150,7 +154,9 @@ start_node() { # start_node ID
   while [ -z "$line" ]; do
     line=$(tail -n +"$((before + 1))" "$log" 2>/dev/null | grep -m1 'event=listening' || true)
     if [ -z "$line" ]; then
-      alive_pid "$DIR/node-$id.pid" "$BIN" >/dev/null ||
+      # kill -0, not alive_pid: until setsid has exec'd the binary, the
+      # child's command line is still this script's.
+      kill -0 "$(cat "$DIR/node-$id.pid")" 2>/dev/null ||
         { tail -n 20 "$log" >&2; die "node $id did not start"; }
       [ $SECONDS -lt $end ] || die "node $id did not start listening"
       sleep 0.05
