@@ -562,6 +562,7 @@ int sp_worker_new(sp_shared *sh, int index, uv_os_sock_t fd, sp_worker **out) {
       .on_score = sp__on_score,
       .on_snakes = sp__on_snakes,
       .hooks_data = w,
+      .shared_top = sh->cluster != NULL,
       .bots = cfg->bots,
       .round_seconds = (uint32_t)cfg->round_seconds,
       .standings_seconds = (uint32_t)cfg->standings_seconds,

@@ -85,6 +85,7 @@ int sp_lobby_new(uv_loop_t *loop, const sp_lobby_settings *st, sp_lobby **out) {
   l->env.dir = st->dir;
   l->on_room_closed = st->on_room_closed;
   l->env.hooks_data = st->hooks_data;
+  l->env.shared_top = st->shared_top;
   l->env.bots = st->bots;
   l->env.round_seconds = st->round_seconds;
   l->env.standings_seconds = st->standings_seconds;

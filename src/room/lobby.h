@@ -47,6 +47,7 @@ typedef struct sp_lobby_settings {
   /* A room this loop owned has closed (cluster mode: its lease may go). */
   void (*on_room_closed)(void *data, const char *room);
   void *hooks_data;
+  int shared_top; /* cluster mode: see sp_room_env */
   int bots;
   uint32_t round_seconds;
   uint32_t standings_seconds; /* see sp_room_env */

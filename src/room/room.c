@@ -332,7 +332,8 @@ static void sp__emit(sp_room *r, int heartbeat) {
       if (p)
         sp__watching_changed(r);
       if (p && ev[i].score > 0) {
-        if (sp_top_insert(r->env->top, &r->env->ntop, p->name, ev[i].score)) {
+        if (!r->env->shared_top &&
+            sp_top_insert(r->env->top, &r->env->ntop, p->name, ev[i].score)) {
           sp_frame_unref(r->env->top_scores);
           r->env->top_scores = NULL;
           top_changed = 1;

@@ -72,6 +72,12 @@ typedef struct sp_room_env {
   sp_score_row top[SP_TOP_SCORES];
   size_t ntop;
   sp_frame *top_scores; /* cached `[["top_scores",...]]`, NULL when stale */
+  /* Cluster mode: the table is the cluster's (Redis), and only the copy
+   * that comes back from it is shown, never one changed here, so that a
+   * score a client saw is one Redis acknowledged (and survives a crash of
+   * this node). A death still sends `top_scores` (the table as it is);
+   * the changed one follows when it comes back. 0 on a single node. */
+  int shared_top;
   /* This loop's copy changed by a death in room `origin`, which sends the
    * new table itself: the lobby tells every other room. */
   void (*on_top_changed)(void *lobby, sp_room *origin);
