@@ -132,6 +132,7 @@ static sp_frame *sp__frame_end(sp_room *r) {
 }
 
 static void sp__broadcast(sp_room *r, sp_frame *const *frames, size_t n);
+static int sp__may_run(sp_room *r);
 
 static int sp__frame_broadcast(sp_room *r) {
   sp_frame *f = sp__frame_end(r);
@@ -189,6 +190,10 @@ static void sp__registered(sp_room *r, int delta) {
  * frames go once to each loop that has members here, and that loop writes
  * them to its own (this loop's at once). */
 static void sp__broadcast(sp_room *r, sp_frame *const *frames, size_t n) {
+  /* Whatever sends it (a tick, a join, a chat line, the count of
+   * spectators, a round, a new table, an announcement). */
+  if (!sp__may_run(r))
+    return;
   /* The other loops first: they write in parallel while this loop writes
    * to its own members, instead of waiting until it has. */
   int self = sp_relay_self(r->env->relay);
@@ -378,6 +383,24 @@ static void sp__emit(sp_room *r, int heartbeat) {
     r->env->on_top_changed(r->env->lobby, r);
 }
 
+/* Cluster mode: whether the room may still act. A room whose lease is
+ * gone stops for good here (sp_room_lose), before it sends anything: a
+ * node that was stopped past its lease must not show its players a second
+ * copy of a room that another node may run now, neither a tick nor a
+ * greeting, a join, a chat line or a new table. Idle rooms do not tick,
+ * so every broadcast asks, and so do the messages that answer one player
+ * only. A lost room sends nothing: its members are being closed (1012). */
+static int sp__may_run(sp_room *r) {
+  if (r->lost)
+    return 0;
+  if (r->env->lease_ok &&
+      !r->env->lease_ok(r->env->hooks_data, r->name, r->epoch)) {
+    sp_room_lose(r, "lease expired");
+    return 0;
+  }
+  return 1;
+}
+
 void sp_room_broadcast(sp_room *r, sp_frame *f) { sp__broadcast(r, &f, 1); }
 
 static void sp__schedule(sp_room *r);
@@ -515,11 +538,8 @@ static void sp__tick_cb(uv_timer_t *t) {
     sp__schedule(r);
     return;
   }
-  if (r->env->lease_ok &&
-      !r->env->lease_ok(r->env->hooks_data, r->name, r->epoch)) {
-    sp_room_lose(r, "lease expired");
+  if (!sp__may_run(r))
     return;
-  }
   r->ticks++;
   uint64_t cpu0 = sp__thread_cpu_ns();
   /* Late: the loop was busy elsewhere for over a quarter of an interval. */
@@ -891,6 +911,10 @@ static void sp__chat(sp_player *p, const sp_msg *m) {
 }
 
 void sp_player_message(sp_player *p, const sp_msg *m) {
+  /* Only a key press changes nothing that anyone is sent before the next
+   * tick, which asks for itself. */
+  if (m->type != SP_MSG_KEY && !sp__may_run(p->room))
+    return;
   switch (m->type) {
   case SP_MSG_NEW_PLAYER:
     if (!p->id)
@@ -925,6 +949,9 @@ void sp_room_lose(sp_room *r, const char *why) {
 
 void sp_player_leave(sp_player *p) {
   sp_room *r = p->room;
+  /* A room past its lease is lost first: the others are closed, nothing
+   * is sent, and the score made under the lease is still recorded. */
+  sp__may_run(r);
   if (p->id && sp_game_alive(r->game, p->id)) {
     /* Its snake dies now, as in the original; the others see it at once. */
     sp_game_kill(r->game, p->id);
