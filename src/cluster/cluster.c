@@ -333,8 +333,13 @@ int sp_cluster_start(uv_loop_t *loop, const sp_cluster_opts *opts,
   unsigned every = c->o.lease_ms / 3;
   uv_timer_start(&c->renew, sp__cluster_renew_cb, every, every);
   uv_timer_start(&c->hb, sp__cluster_hb_cb, SP__HEARTBEAT_MS, SP__HEARTBEAT_MS);
-  uv_timer_start(&c->refresh, sp__cluster_refresh_cb, SP__REFRESH_MS,
-                 SP__REFRESH_MS);
+  /* A live lease has at least 2/3 of its time left when it is read (it is
+   * renewed every third): read again within half a lease, so that a row
+   * of the room list never runs out between two reads. */
+  unsigned refresh = SP__REFRESH_MS;
+  if (refresh > c->o.lease_ms / 2)
+    refresh = c->o.lease_ms / 2;
+  uv_timer_start(&c->refresh, sp__cluster_refresh_cb, refresh, refresh);
   char where[SP_REDIS_HOST_MAX + 32];
   sp_redis_url_format(&opts->url, where, sizeof where);
   sp_log_info("cluster_start", "node=%s redis=%s lease_ms=%u timeout_ms=%u",

@@ -154,13 +154,16 @@ void sp_cluster_top(sp_cluster *c, sp_score_row *rows, size_t *n);
 
 /* This node's rooms, all of them, each time they change (or once a
  * second): copied. Only rooms whose lease this node holds are published;
- * the list every node reads is refreshed once a second. */
+ * the list every node reads is refreshed once a second (every half lease
+ * with leases under 2 s). */
 int sp_cluster_set_rooms(sp_cluster *c, const sp_cluster_room *rows, size_t n);
 
 /* Appends {"rooms":[{"name":..,"connections":N,"snakes":N,"node":ID}]}:
  * every room of the cluster, by name. This node's rooms are current; the
- * others are as of the last read (at most about a second old), and are
- * left out when Redis has not answered for a lease time. */
+ * others are as of the last read (at most a second, or half a lease,
+ * old), and each is left out once its lease has run out by what that read
+ * said (so a dead node's rooms go within the lease time), or when Redis
+ * has not answered for a lease time. */
 void sp_cluster_rooms_json(sp_cluster *c, sp_buf *out);
 
 /* Sends an announcement to `room` (NULL: every room) on every node,

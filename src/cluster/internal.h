@@ -23,6 +23,7 @@ typedef struct sp__remote_room {
   char name[SP_ROOM_NAME_MAX + 1];
   char node[SP_NODE_ID_MAX + 1];
   uint32_t connections, snakes;
+  uint64_t expires_ns; /* uv_hrtime when its lease runs out, as last read */
 } sp__remote_room;
 
 #define SP__MAX_PENDING_SCORES 1024
@@ -37,7 +38,7 @@ struct sp_cluster {
   int up, closing, redis_closing;
   uv_timer_t renew;   /* every lease/3: renew held leases */
   uv_timer_t hb;      /* heartbeat on our channel */
-  uv_timer_t refresh; /* once a second: room list and top */
+  uv_timer_t refresh; /* once a second (or half a lease): room list, top */
   uv_timer_t kick;    /* runs deferred claim callbacks */
   uv_timer_t expiry;  /* fires at the earliest local lease deadline */
   int handles_open;

@@ -1,7 +1,9 @@
 /* The cluster-wide room list: each node writes the rows of the rooms it
  * holds (fenced by the lease's epoch), every node reads them all once a
- * second. A row shows only while its lease lives, so the rooms of a dead
- * node vanish with their leases. */
+ * second (twice a lease when leases are shorter than 2 s). A row shows
+ * only while its lease lives: each read brings how long each lease has
+ * left, and a row is dropped when that runs out, so the rooms of a dead
+ * node vanish when their leases do, not up to a read later. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,15 +96,18 @@ out:
 static void sp__rooms_read_cb(void *data, redisReply *reply, int err) {
   sp_cluster *c = data;
   c->rooms_read_inflight = 0;
-  if (err || reply->type != REDIS_REPLY_ARRAY || reply->elements % 2)
+  if (err || reply->type != REDIS_REPLY_ARRAY || reply->elements % 3)
     return;
-  size_t n = reply->elements / 2, k = 0;
+  size_t n = reply->elements / 3, k = 0;
   sp__remote_room *rows = calloc(n ? n : 1, sizeof *rows);
   if (!rows)
     return;
+  uint64_t now = uv_hrtime();
   for (size_t i = 0; i < n; i++) {
-    redisReply *name = reply->element[2 * i], *info = reply->element[2 * i + 1];
+    redisReply *name = reply->element[3 * i], *info = reply->element[3 * i + 1],
+               *left = reply->element[3 * i + 2];
     if (name->type != REDIS_REPLY_STRING || info->type != REDIS_REPLY_STRING ||
+        left->type != REDIS_REPLY_INTEGER || left->integer <= 0 ||
         name->len > SP_ROOM_NAME_MAX)
       continue;
     sp__remote_room *r = &rows[k];
@@ -117,6 +122,9 @@ static void sp__rooms_read_cb(void *data, redisReply *reply, int err) {
       continue;
     r->connections = conns;
     r->snakes = snakes;
+    /* From the answer's arrival: later than Redis's own expiry by the
+     * reply's way back (a millisecond), never earlier. */
+    r->expires_ns = now + (uint64_t)left->integer * 1000000u;
     k++;
   }
   uv_mutex_lock(&c->mu);
@@ -151,8 +159,9 @@ static int sp__room_out_cmp(const void *a, const void *b) {
 void sp_cluster_rooms_json(sp_cluster *c, sp_buf *out) {
   /* Any thread: everything read here is changed only under mu. */
   uv_mutex_lock(&c->mu);
-  int fresh = c->remote_at &&
-              uv_hrtime() - c->remote_at < (uint64_t)c->o.lease_ms * 1000000u;
+  uint64_t now = uv_hrtime();
+  int fresh =
+      c->remote_at && now - c->remote_at < (uint64_t)c->o.lease_ms * 1000000u;
   size_t cap = c->nmine + (fresh ? c->nremote : 0), n = 0;
   sp__room_out *rows = calloc(cap ? cap : 1, sizeof *rows);
   if (!rows) {
@@ -170,7 +179,8 @@ void sp_cluster_rooms_json(sp_cluster *c, sp_buf *out) {
   }
   for (size_t i = 0; fresh && i < c->nremote; i++) {
     uint64_t epoch;
-    if (strcmp(c->remote[i].node, c->o.node_id) == 0 ||
+    if (now >= c->remote[i].expires_ns ||
+        strcmp(c->remote[i].node, c->o.node_id) == 0 ||
         sp__lease_held_epoch(c, c->remote[i].name, &epoch))
       continue;
     rows[n++] = (sp__room_out){c->remote[i].name, c->remote[i].node,

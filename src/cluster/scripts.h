@@ -104,8 +104,10 @@
 
 /* Read every room of the cluster. KEYS: leases, roominfo. ARGV: the lease
  * key prefix. Drops index entries whose lease is gone, then returns
- * {room, "NODE EPOCH CONNECTIONS SNAKES", ...} for each room whose row
- * belongs to its current lease. (The lease keys are built from the index,
+ * {room, "NODE EPOCH CONNECTIONS SNAKES", lease ms left, ...} for each
+ * room whose row belongs to its current lease, so that a reader can drop
+ * the row when the lease runs out, without waiting for its next read.
+ * (The lease keys are built from the index,
  * as a reader of an index must; fine on one Redis, not on Redis Cluster.) */
 #define SP_LUA_ROOMS                                                           \
   "local t = redis.call('TIME')\n"                                             \
@@ -120,9 +122,11 @@
   "for _, r in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"              \
   "  local v = redis.call('GET', ARGV[1] .. r)\n"                              \
   "  local info = v and redis.call('HGET', KEYS[2], r)\n"                      \
-  "  if info and string.sub(info, 1, #v + 1) == v .. ' ' then\n"               \
+  "  local left = info and redis.call('PTTL', ARGV[1] .. r)\n"                 \
+  "  if info and left > 0 and string.sub(info, 1, #v + 1) == v .. ' ' then\n"  \
   "    out[#out + 1] = r\n"                                                    \
   "    out[#out + 1] = info\n"                                                 \
+  "    out[#out + 1] = left\n"                                                 \
   "  end\n"                                                                    \
   "end\n"                                                                      \
   "return out\n"
