@@ -197,7 +197,18 @@ static void sp__cluster_renew_cb(uv_timer_t *t) {
   sp__lease_renew_all(t->data);
 }
 
-static void sp__cluster_hb_cb(uv_timer_t *t) { sp__cluster_heartbeat(t->data); }
+static void sp__cluster_hb_cb(uv_timer_t *t) {
+  sp_cluster *c = t->data;
+  uint64_t now = uv_now(c->loop);
+  /* Late by more than a beat: this process was stopped (SIGSTOP, a
+   * stalled machine) and sent no heartbeat meanwhile, so the silence its
+   * pub/sub connection heard is its own, not a hung Redis. This timer is
+   * due before that connection's silence timer, so it runs first. */
+  if (c->hb_at && now - c->hb_at > 2 * SP__HEARTBEAT_MS)
+    sp_redis_restart_idle(c->sub);
+  c->hb_at = now;
+  sp__cluster_heartbeat(c);
+}
 
 static void sp__cluster_refresh_cb(uv_timer_t *t) {
   sp_cluster *c = t->data;

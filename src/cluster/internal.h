@@ -43,6 +43,7 @@ struct sp_cluster {
   uv_timer_t expiry;  /* fires at the earliest local lease deadline */
   int handles_open;
   uint64_t hb_seq;
+  uint64_t hb_at; /* uv_now of the last heartbeat timer, 0 before it */
   sp_cluster_stats st;
   void (*done)(void *);
   void *done_data;

@@ -222,6 +222,13 @@ static void sp__redis_deadline_cb(uv_timer_t *t) {
   sp__redis_arm_deadline(r);
 }
 
+static void sp__redis_idle_cb(uv_timer_t *t);
+
+void sp_redis_restart_idle(sp_redis *r) {
+  if (r->state == S_UP && r->o.idle_timeout_ms)
+    uv_timer_start(&r->idle, sp__redis_idle_cb, r->o.idle_timeout_ms, 0);
+}
+
 static void sp__redis_idle_cb(uv_timer_t *t) {
   sp_redis *r = t->data;
   if (r->state != S_UP)

@@ -71,6 +71,12 @@ int sp_redis_start(uv_loop_t *loop, const sp_redis_opts *opts, sp_redis **out);
 int sp_redis_is_up(const sp_redis *r);
 void sp_redis_get_stats(const sp_redis *r, sp_redis_stats *st);
 
+/* Pub/sub with idle_timeout_ms: starts the silence window again from now.
+ * For a caller whose own messages, which the window waits for, could not
+ * be sent for a while (this process was stopped, or its loop stalled):
+ * that silence says nothing about Redis. No-op while not up. */
+void sp_redis_restart_idle(sp_redis *r);
+
 /* Sends one command (commands mode). Returns 0 and then cb runs exactly
  * once, later; or returns UV_ENOTCONN (not up) or another negative error
  * and cb never runs. */
