@@ -93,7 +93,7 @@ def an_owner_that_is_down_falls_back_to_the_hash():
         t0 = time.monotonic()
         poll(lambda: not s.hap.server_up("rooms", "n3"), timeout=5, what="n3 marked down")
         print(f"measured: HAProxy marked a failing node down in {time.monotonic() - t0:.2f}s "
-              "(inter 1s, fall 2)")
+              "(inter 500ms, fastinter 250ms, fall 2)")
         assert s.where(room) == hashed  # the lease still says n3: the hash decides
         assert s.hap.map().get(room) == "n3"
         s.backends["n3"].healthy = True
