@@ -86,13 +86,22 @@ free_port() {
   die "no free port found"
 }
 
+# Whether process PID runs: a zombie does not (the parts outlive this
+# script, so their parent is whoever adopted them, which may reap late).
+running() { # running PID
+  local st
+  kill -0 "$1" 2>/dev/null || return 1
+  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ "${st%% *}" != Z ]
+}
+
 # The pid in a pid file if that process is alive and is what we started.
 alive_pid() { # alive_pid FILE WHAT
   local pid
   [ -f "$1" ] || return 1
   pid=$(cat "$1" 2>/dev/null || true)
   is_num "$pid" || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
+  running "$pid" || return 1
   # No pipe into grep -q here: under pipefail its early exit can fail the
   # test when the command line matched.
   local cmd
@@ -154,9 +163,9 @@ start_node() { # start_node ID
   while [ -z "$line" ]; do
     line=$(tail -n +"$((before + 1))" "$log" 2>/dev/null | grep -m1 'event=listening' || true)
     if [ -z "$line" ]; then
-      # kill -0, not alive_pid: until setsid has exec'd the binary, the
-      # child's command line is still this script's.
-      kill -0 "$(cat "$DIR/node-$id.pid")" 2>/dev/null ||
+      # Not alive_pid: until setsid has exec'd the binary, the child's
+      # command line is still this script's.
+      running "$(cat "$DIR/node-$id.pid")" ||
         { tail -n 20 "$log" >&2; die "node $id did not start"; }
       [ $SECONDS -lt $end ] || die "node $id did not start listening"
       sleep 0.05
@@ -212,10 +221,10 @@ stop_part() { # stop_part NAME
   kill -TERM "$pid" 2>/dev/null || true
   kill -CONT "$pid" 2>/dev/null || true # a stopped process must wake to exit
   for i in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || break
+    running "$pid" || break
     sleep 0.05
   done
-  if kill -0 "$pid" 2>/dev/null; then
+  if running "$pid"; then
     echo "cluster.sh: $1 (pid $pid) ignored SIGTERM for 5 s: SIGKILL" >&2
     kill -KILL "$pid" 2>/dev/null || true
   fi
