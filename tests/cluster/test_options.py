@@ -1,6 +1,7 @@
 """The cluster options of the command line (src/core/config.c): each bad
 value is refused with exit 2 and one line naming the option; good values
-start the server (which, until the core uses them, still runs alone)."""
+start the server, which with no Redis to reach still serves, and says so
+in its /healthz."""
 import os
 import subprocess
 
@@ -44,13 +45,23 @@ def help_names_the_cluster_options():
         assert opt in p.stdout, opt
 
 
+def healthz_body(port):
+    """The body of /healthz without its version line."""
+    status, _, body = harness.http_get(port, "/healthz")
+    assert status == 200, status
+    return "\n".join(l for l in body.decode().splitlines() if not l.startswith("version "))
+
+
 @test
 def good_values_are_accepted():
+    # No Redis answers there: the node runs, and says so (200, the body).
     with harness.Server("--redis", "redis://127.0.0.1:1/2", "--node-id", "n_1-A",
                         "--lease-time", "5", "--redis-timeout", "2.5") as s:
-        assert harness.healthz(s.port)
+        assert healthz_body(s.port) == "ok\nredis unreachable"
+        assert s.log_has(r"event=cluster_start node=n_1-A redis=redis://127\.0\.0\.1:1/2 "
+                         r"lease_ms=5000 timeout_ms=2500")
     with harness.Server("--redis", "unix:/tmp/redis.sock") as s:
-        assert harness.healthz(s.port)
+        assert healthz_body(s.port) == "ok\nredis unreachable"
 
 
 if __name__ == "__main__":
