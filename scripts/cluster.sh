@@ -119,10 +119,13 @@ launch() { # launch PIDFILE LOG CMD...
   echo $! >"$pidfile"
 }
 
-wait_for() { # wait_for SECONDS WHAT CMD...
-  local end=$((SECONDS + $1)) what=$2
-  shift 2
+# Waits until CMD succeeds; gives up at once if the process in PIDFILE
+# has exited (a port already taken, a bad configuration).
+wait_for() { # wait_for SECONDS WHAT PIDFILE CMD...
+  local end=$((SECONDS + $1)) what=$2 pidfile=$3
+  shift 3
   until "$@" >/dev/null 2>&1; do
+    running "$(cat "$pidfile")" || { echo "cluster.sh: $what: the process exited" >&2; return 1; }
     [ $SECONDS -lt $end ] || { echo "cluster.sh: timed out waiting for $what" >&2; return 1; }
     sleep 0.1
   done
@@ -142,7 +145,7 @@ start_redis() {
   mkdir -p "$DIR/redis"
   launch "$DIR/redis.pid" "$DIR/redis.log" \
     redis-server "$DEPLOY/redis.conf" --port "$REDIS_PORT" --dir "$DIR/redis"
-  wait_for 15 "Redis on port $REDIS_PORT" redis-cli -p "$REDIS_PORT" ping ||
+  wait_for 15 "Redis on port $REDIS_PORT" "$DIR/redis.pid" redis-cli -p "$REDIS_PORT" ping ||
     { tail -n 20 "$DIR/redis.log" >&2; return 1; }
 }
 
@@ -201,7 +204,7 @@ render_haproxy() { # render_haproxy PORT REDIS_PORT SERVER...
 
 start_haproxy() {
   launch "$DIR/haproxy.pid" "$DIR/haproxy.log" haproxy -db -f "$DIR/haproxy.cfg"
-  wait_for 15 "the game through HAProxy on port $PORT" \
+  wait_for 15 "the game through HAProxy on port $PORT" "$DIR/haproxy.pid" \
     curl -fsS --max-time 2 "http://127.0.0.1:$PORT/healthz" ||
     { tail -n 20 "$DIR/haproxy.log" >&2; return 1; }
 }
