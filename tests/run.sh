@@ -13,7 +13,9 @@
 #   cluster      src/cluster against real redis-server, the shipped
 #                haproxy.cfg and its Lua with real haproxy, and
 #                scripts/cluster.sh: plain, and under ASan+UBSan (and the
-#                thread-safe readers under TSan)
+#                thread-safe readers under TSan); and the whole cluster
+#                end to end (Redis, 3 nodes, HAProxy, players through it,
+#                every failure of a node and of Redis), plain and ASan
 # Set SUITES="unit integration" (etc.) to run only some.
 set -u
 cd "$(dirname "$0")/.."
@@ -25,12 +27,18 @@ declare -a report
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-# Starts a suite in the background: its output and exit code go to files.
-start() { # start ID ENV... -- CMD...
+# Runs a suite: its output and exit code go to files.
+run_one() { # run_one ID ENV... -- CMD...
   local id=$1; shift
   local envs=()
   while [ "$1" != "--" ]; do envs+=("$1"); shift; done; shift
-  ( env "${envs[@]}" timeout 600 "$@" >"$TMP/$id.log" 2>&1; echo $? >"$TMP/$id.rc" ) &
+  env "${envs[@]}" timeout 600 "$@" >"$TMP/$id.log" 2>&1
+  echo $? >"$TMP/$id.rc"
+}
+
+# The same in the background.
+start() { # start ID ENV... -- CMD...
+  run_one "$@" &
 }
 
 # Prints a finished suite's output and adds its summary line to the total.
@@ -147,26 +155,60 @@ fi
 if has fuzz && [ -f tests/fuzz/Makefile ]; then
   suite "fuzz corpus" X=1 -- make --no-print-directory -s -C tests/fuzz check
 fi
-# The cluster files run one at a time: they measure failover by the clock
-# (leases of 1.5 s, timeouts of 0.5 s). The files in ONCE run only with the
-# plain build: the HAProxy routing test runs no C of ours, and the option
-# and cluster.sh tests exercise the binary, which the integration suite
-# already runs under ASan.
+# The cluster files measure failover by the clock (leases of 1 to 6 s,
+# timeouts of 0.5 s), so each runs alone in its lane; three lanes run side
+# by side, each cluster on its own ports:
+#   - the module's own files (cluster_node against real Redis, HAProxy with
+#     stand-in backends, cluster.sh, the options): plain, then ASan, then
+#     the thread-safe readers under TSan. The files in ONCE run only with
+#     the plain build: the HAProxy routing test runs no C of ours, and the
+#     option and cluster.sh tests exercise the binary, which the other
+#     suites run under ASan;
+#   - the end-to-end files (test_e2e_*.py: Redis, 3 nodes of the binary and
+#     HAProxy started by cluster.sh, players through HAProxy) with the
+#     plain build;
+#   - the same with the ASan build.
 ONCE="test_haproxy.py test_options.py test_cluster_sh.py"
+declare -a cl_ids cl_names cl_lane cl_build cl_file
+cluster_add() { # cluster_add LANE BUILD TAG FILE
+  cl_ids+=("cl-$3-$(basename "$4")"); cl_names+=("cluster[$3] $(basename "$4")")
+  cl_lane+=("$1"); cl_build+=("$2"); cl_file+=("$4")
+}
+cluster_lane() { # cluster_lane LANE: its files, one after the other
+  local i b
+  for i in "${!cl_ids[@]}"; do
+    [ "${cl_lane[$i]}" = "$1" ] || continue
+    b=${cl_build[$i]}
+    run_one "${cl_ids[$i]}" SNAKEPIT_CLUSTER_NODE="$b/tests/cluster_node" \
+      SNAKEPIT_BIN="$b/snakepit" \
+      TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+      -- "$PY" "${cl_file[$i]}"
+  done
+}
 if has cluster; then
   for build in build build/asan build/tsan; do
     tag=${build#build}; tag=${tag#/}; tag=${tag:-plain}
     [ -x "$build/tests/cluster_node" ] || continue
     for f in tests/cluster/test_*.py; do
       base=$(basename "$f")
-      case " $ONCE " in *" $base "*) [ "$tag" = plain ] || continue ;; esac
-      # ThreadSanitizer: only the file made for it.
-      [ "$tag" = tsan ] && [ "$base" != test_threads.py ] && continue
-      suite "cluster[$tag] $base" SNAKEPIT_CLUSTER_NODE="$build/tests/cluster_node" \
-        SNAKEPIT_BIN="$build/snakepit" \
-        TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-        -- "$PY" "$f"
+      case "$base" in
+        test_e2e_*)
+          # End to end: plain and ASan, a lane each.
+          [ "$tag" = tsan ] || cluster_add "e2e-$tag" "$build" "$tag" "$f" ;;
+        *)
+          case " $ONCE " in *" $base "*) [ "$tag" = plain ] || continue ;; esac
+          # ThreadSanitizer: only the file made for it.
+          [ "$tag" = tsan ] && [ "$base" != test_threads.py ] && continue
+          cluster_add module "$build" "$tag" "$f" ;;
+      esac
     done
+  done
+  for lane in $(printf '%s\n' "${cl_lane[@]}" | sort -u); do
+    cluster_lane "$lane" &
+  done
+  wait
+  for i in "${!cl_ids[@]}"; do
+    collect "${cl_ids[$i]}" "${cl_names[$i]}"
   done
 fi
 
