@@ -24,6 +24,11 @@
   var ROOM_RE = /^[A-Za-z0-9_-]{1,32}$/;
   var BACKOFF_FIRST_MS = 500;
   var BACKOFF_MAX_MS = 10000;
+  // A refused upgrade (503: the room is moving to another node, or the
+  // cluster cannot place it now) carries Retry-After: 1. A page cannot
+  // read the status of a refused WebSocket: it only sees a socket that
+  // closes before it opened. Such a socket waits at least this long.
+  var RETRY_AFTER_MS = 1000;
   var ROOMS_REFRESH_MS = 5000;
   var CAMERA_CELL_CSS = 16;     // cell size when the camera follows (>= 14)
   var MIN_CELL_CSS = 14;        // below this, the whole field is unreadable
@@ -358,8 +363,10 @@
       return;
     }
     ws = sock;
+    var opened = false;
     sock.onopen = function () {
       if (ws !== sock) return;
+      opened = true;
       send(['new_player', state.name]);
     };
     sock.onmessage = function (ev) {
@@ -384,13 +391,14 @@
         updateOverlay();
         return;
       }
-      if (state.screen === 'play') scheduleReconnect();
+      if (state.screen === 'play') scheduleReconnect(opened ? 0 : RETRY_AFTER_MS);
     };
     sock.onerror = function () { /* onclose follows */ };
   }
 
-  function scheduleReconnect() {
+  function scheduleReconnect(atLeastMs) {
     var delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * Math.pow(2, state.attempt));
+    delay = Math.max(delay, atLeastMs || 0);
     state.attempt++;
     state.retryInMs = delay;
     var why = state.lastCloseCode === 1001 ? 'The server is restarting.' : 'Connection lost.';
