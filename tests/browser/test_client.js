@@ -261,6 +261,7 @@ test('screenshot of a game in progress', async (t) => {
 
 require('./test_game');
 require('./test_admin');
+require('./test_cluster');
 
 run().then((code) => process.exit(code), (e) => {
   console.log(String(e && e.stack || e));
