@@ -111,7 +111,9 @@ def a_stopped_node_wakes_to_find_its_lease_gone():
         m, t_stop = a.expect(r"tick x (\w+)", timeout=2)
         assert m.group(1) == "stopped", a.lines
         a.wait_saw(r"lost x", timeout=2)
-        assert any("room=x" in l and "why=expired" in l for l in a.log), a.log
+        # The log (stderr) comes through its own pipe: wait for it too.
+        poll(lambda: any("room=x" in l and "why=expired" in l for l in a.log), timeout=2,
+             what="the lease_lost log line")
         time.sleep(0.5)
         assert lease(r, "x") == f"b {e2}"  # a's wake-up changed nothing
         assert a.claim("x") == ("owned", "b")
