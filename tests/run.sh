@@ -32,8 +32,10 @@ run_one() { # run_one ID ENV... -- CMD...
   local id=$1; shift
   local envs=()
   while [ "$1" != "--" ]; do envs+=("$1"); shift; done; shift
+  local t0=$SECONDS
   env "${envs[@]}" timeout 600 "$@" >"$TMP/$id.log" 2>&1
   echo $? >"$TMP/$id.rc"
+  echo $((SECONDS - t0)) >"$TMP/$id.secs"
 }
 
 # The same in the background.
@@ -55,7 +57,7 @@ collect() { # collect ID NAME
     total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
     [ "$rc" != 0 ] && [ "$f" = 0 ] && { echo "!! $name exited $rc"; total_fail=$((total_fail + 1)); }
   fi
-  report+=("$name: ${line:-no summary}")
+  report+=("$name: ${line:-no summary} ($(cat "$TMP/$id.secs" 2>/dev/null || echo '?') s)")
 }
 
 suite() { # suite NAME ENV... -- CMD...   (in the foreground)
@@ -215,5 +217,6 @@ fi
 echo
 echo "== summary"
 for r in "${report[@]}"; do echo "   $r"; done
+echo "   (wall time of the whole run: $SECONDS s)"
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" = 0 ]
