@@ -206,7 +206,7 @@ static void run(const uint8_t *data, size_t size, fz_splitter *sp, int do_route,
       len -= used;
       if (r == SP_HTTP_ERROR) {
         int st = sp_http_error_status(h);
-        FZ_CHECK(st == 400 || st == 414 || st == 431, "error status %d", st);
+        FZ_CHECK(st == 400 || st == 413 || st == 414 || st == 431, "error status %d", st);
         FZ_CHECK(strcmp(sp_http_status_text(st), "Unknown") != 0,
                  "no text for %d", st);
         /* Once in error, nothing more is read. */

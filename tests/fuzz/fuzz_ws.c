@@ -59,8 +59,9 @@ typedef struct state {
   size_t log_len;
 } state;
 
+/* RFC 6455 §7.4.1 plus the codes IANA registered since (1012-1014). */
 static int valid_close_code(uint16_t c) {
-  return (c >= 1000 && c <= 1011 && c != 1004 && c != 1005 && c != 1006) ||
+  return (c >= 1000 && c <= 1014 && c != 1004 && c != 1005 && c != 1006) ||
          (c >= 3000 && c <= 4999);
 }
 

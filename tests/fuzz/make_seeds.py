@@ -117,6 +117,9 @@ def http_seeds():
     w("head", WHOLE, b"HEAD /app.webmanifest HTTP/1.1\r\nHost: a\r\n\r\n")
     w("post-body", SMALL,
       b"POST /connect HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
+    w("body-too-large-413", WHOLE,
+      b"POST /admin/api/announce HTTP/1.1\r\nHost: a\r\n"
+      b"Content-Length: 999999\r\n\r\n{")
     w("post-chunked", SMALL | 0x70,
       b"POST /api/scores HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
       b"\r\n5\r\nhello\r\n0\r\n\r\n" + get(b"/"))
@@ -165,6 +168,8 @@ def ws_seeds():
     ws_raw("close-1000", [client_frame(8, b"\x03\xe8bye")])
     ws_raw("close-empty", [client_frame(8, b"")])
     ws_raw("close-bad-code", [client_frame(8, b"\x03\xed")])
+    # 1012-1014 are registered with IANA after RFC 6455: echoed, not refused.
+    ws_raw("close-1013", [client_frame(8, b"\x03\xf5later")])
     ws_raw("close-one-byte", [client_frame(8, b"\x03")])
     ws_raw("fragmented-with-ping",
            [client_frame(1, b'["new_', fin=False),
