@@ -4,6 +4,8 @@
 CC       ?= cc
 BUILD    ?= build
 SAN      ?=
+# Parallel compile jobs for the three builds of `make test`.
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 PKGS      = libuv libcrypto jansson sqlite3 hiredis
 CPPFLAGS += -Isrc -I$(BUILD)/gen -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS   ?= -O2 -g
@@ -94,9 +96,9 @@ test-cluster:
 # integration and the concurrency unit tests under ThreadSanitizer.
 test:
 	@scripts/deps.sh test
-	@$(MAKE) --no-print-directory all units
-	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 all units
-	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread all units
+	@$(MAKE) --no-print-directory -j$(JOBS) all units
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build/asan SAN=1 all units
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=build/tsan SAN=thread all units
 	@tests/run.sh
 
 # Each libFuzzer target for FUZZ_SECONDS on a copy of its corpus.

@@ -82,14 +82,15 @@ SERIAL="test_hostile.py test_tickrate.py"
 # that the whole of make test stays within its 10 minutes:
 #   1 worker   the game, rounds and scores, as a single loop plays them
 #   tsan       what crosses threads: start-up and shutdown, rooms spread
-#              over loops, rooms left, the global top, many rooms, signals
+#              over loops, rooms left, the global top, many rooms, signals,
+#              the connection limits that every loop counts together
 # test_startup.py's start-up race (20 starts, 32 workers) runs on the plain
 # build; its shutdown race (20 SIGTERMs) under the sanitizers, as the
 # issue that found it asks.
 STARTUP_PLAIN="test_startup.py:many_rooms_connecting_at_start_are_all_served"
 STARTUP_SAN="test_startup.py:sigterm_while_top_scores_change_exits_cleanly"
 ONE_WORKER="test_game.py test_play.py test_ticks.py test_scores.py test_signals.py test_bots_rounds.py"
-TSAN_FILES="$STARTUP_SAN test_fanout.py test_rooms_leave.py test_top_global.py test_many_rooms.py test_signals.py test_game.py test_limits.py"
+TSAN_FILES="$STARTUP_SAN test_fanout.py test_rooms_leave.py test_top_global.py test_many_rooms.py test_signals.py test_game.py test_limits.py:max_conns_503_then_accepted_again,max_conns_per_ip_counts_each_address"
 integration() { # integration TAG BINARY WORKERS SELECTION [ENV...]
   local tag=$1 bin=$2 workers=$3 sel=$4; shift 4
   local files=() args=() f base i running=0 entry

@@ -72,12 +72,12 @@ async def game_events_at_info_and_requests_at_debug():
         await p.join()
         await p.until("round_end", 10)
         await p.close()
-        join = next((l for l in s.lines if "event=join " in l), None)
+        join = s.log_line("event=join ")
         assert join and "level=info" in join and 'name="e\\"ve"' in join and "room=logs" in join, join
-        death = next((l for l in s.lines if "event=death " in l), None)
+        death = s.log_line("event=death ")
         assert death and "level=info" in death, death
         assert re.search(r'name="e\\"ve" cause=(wall|stone|self|corpse|obstacle|round) score=\d+', death), death
-        end = next((l for l in s.lines if "event=round_over" in l), None)
+        end = s.log_line("event=round_over")
         assert end and "level=info" in end and "winner=" in end, end
         harness.http_get(s.port, "/api/rooms?secret=1", headers={"Authorization": "Bearer hidden-token"})
         assert s.log_has(r'level=debug event=http_request .*method=GET path="/api/rooms" status=200 bytes=\d+')
