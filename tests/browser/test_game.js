@@ -214,8 +214,9 @@ test('a timed round: the clock follows the server, standings for every member, t
   await cid.getByRole('button', { name: 'Sound: off' }).click();
   // While the round runs the clock shows exactly what the server said.
   await cid.locator('#round', { hasText: /Round ends in 0:0[123]/ }).waitFor();
-  const r = await state(cid);
-  assertEq(await cid.locator('#round').textContent(), `Round ends in 0:0${r.round}`, 'clock = server');
+  // Both read at once: a second may tick between two reads.
+  const clock = await cid.evaluate(() => [document.getElementById('round').textContent, window.snakepit.state.round]);
+  assertEq(clock[0], `Round ends in 0:0${clock[1]}`, 'clock = server');
   // Both play until the round kills their snakes (or something else does).
   await Promise.all([ann, bob].map(async (p) => {
     try {
@@ -238,6 +239,21 @@ test('a timed round: the clock follows the server, standings for every member, t
     assert(await p.getByRole('button', { name: /^Next round in/ }).isDisabled(), 'no Play during the standings');
   }
   assert((await state(cid)).sounds.round >= 1, 'the round-end sound played');
+  // One colour per player on the page: the standings and the top scores agree.
+  for (const p of [ann, bob, cid]) {
+    const seen = await p.evaluate(() => {
+      const bg = (li) => li.querySelector('.swatch').style.background;
+      const of = (sel) => Object.fromEntries([...document.querySelectorAll(sel)]
+        .map((li) => [li.querySelector('.who').textContent, [bg(li), Number(li.querySelector('.score').textContent)]]));
+      return { standings: of('#standings li'), top: of('#top-scores li') };
+    });
+    // A fresh server: whoever scored this round is in the top scores.
+    for (const [name, [color, score]] of Object.entries(seen.standings)) {
+      if (score === 0) continue;
+      assert(name in seen.top, `${name} scored ${score} and is in the top scores: ` + JSON.stringify(seen));
+      assertEq(seen.top[name][0], color, `${name}: one colour in the standings and the top scores`);
+    }
+  }
   await ann.bringToFront();
   await shot(ann, 'standings');
   // The server's round is over: the clock is gone and does not count.
