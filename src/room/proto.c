@@ -84,9 +84,9 @@ void sp_proto_world(sp_buf *b, const sp_game *g) {
   sp_buf_puts(b, "]]");
 }
 
-void sp_proto_p_joined(sp_buf *b, uint32_t id, const char *name, int color,
-                       uint32_t score) {
-  sp__cmd(b, "[\"p_joined\",");
+/* ID,NAME,COLOR,SCORE]: the tail that p_joined and a standings row share. */
+static void sp__player_tail(sp_buf *b, uint32_t id, const char *name, int color,
+                            uint32_t score) {
   sp_buf_put_uint(b, id);
   sp_buf_putc(b, ',');
   sp_json_string(b, name, strlen(name));
@@ -95,6 +95,12 @@ void sp_proto_p_joined(sp_buf *b, uint32_t id, const char *name, int color,
   sp_buf_putc(b, ',');
   sp_buf_put_uint(b, score);
   sp_buf_putc(b, ']');
+}
+
+void sp_proto_p_joined(sp_buf *b, uint32_t id, const char *name, int color,
+                       uint32_t score) {
+  sp__cmd(b, "[\"p_joined\",");
+  sp__player_tail(b, id, name, color, score);
 }
 
 void sp_proto_p_gameover(sp_buf *b, uint32_t id) {
@@ -161,14 +167,7 @@ void sp_proto_round_end_begin(sp_buf *b, uint32_t seconds) {
 void sp_proto_round_end_row(sp_buf *b, uint32_t id, const char *name, int color,
                             uint32_t score) {
   sp__cmd(b, "[");
-  sp_buf_put_uint(b, id);
-  sp_buf_putc(b, ',');
-  sp_json_string(b, name, strlen(name));
-  sp_buf_putc(b, ',');
-  sp_buf_put_uint(b, (uint64_t)color);
-  sp_buf_putc(b, ',');
-  sp_buf_put_uint(b, score);
-  sp_buf_putc(b, ']');
+  sp__player_tail(b, id, name, color, score);
 }
 
 void sp_proto_round_end_end(sp_buf *b) { sp_buf_puts(b, "]]"); }
