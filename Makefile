@@ -107,7 +107,7 @@ fuzz:
 	@scripts/deps.sh fuzz
 	@$(MAKE) --no-print-directory -C tests/fuzz run SECONDS=$(FUZZ_SECONDS)
 
-# The standard workloads of bench/run.sh (about 30 minutes); writes
+# The standard workloads of bench/run.sh (about 37 minutes); writes
 # bench/results/latest.{json,md}. BENCH_QUICK=1 for a short smoke run.
 bench:
 	@scripts/deps.sh bench
