@@ -177,7 +177,7 @@ async def slow_reader_on_one_loop_never_delays_another_loop():
             before = http_json(s.port, "/api/stats")["members_per_worker"]
             cand = RawWS(s.port, "/connect?room=slow")
             after = harness.poll(lambda: (lambda a: a if a != before else None)(
-                http_json(s.port, "/api/stats")["members_per_worker"]), 5, 0.005, "counted")
+                http_json(s.port, "/api/stats")["members_per_worker"]), 15, 0.005, "counted")
             if after[1] == before[1] + 1:
                 slow = cand
                 break

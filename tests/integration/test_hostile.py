@@ -132,7 +132,9 @@ async def never_reading_client_is_cut_memory_bounded_room_on_time():
             rss = []
             while not any("event=slow_consumer" in l for l in s.lines):
                 rss.append(vm_rss_kb(s.proc.pid))
-                assert time.monotonic() - t_slow < 30, "the slow client was never cut off"
+                # Alone it takes about 8 s (the kernel's buffers fill first);
+                # a busy shared machine has taken more than 30.
+                assert time.monotonic() - t_slow < 60, "the slow client was never cut off"
                 await asyncio.sleep(0.1)
             t_cut = time.monotonic()
             line = next(l for l in s.lines if "event=slow_consumer" in l)
