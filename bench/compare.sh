@@ -17,33 +17,28 @@ BENCH=${BENCH_BIN_DIR:-$HERE/../build/bench}/snakepit-bench
 BASE=$1 NEW=$2 RUNS=${3:-3}
 SPECS=${BENCH_COMPARE:-"w1:3000 w2:2000 w3:10000"}
 OUT=$(mktemp)
-trap 'rm -f "$OUT"' EXIT
+WORK=$(mktemp -d /tmp/snakepit-compare.XXXXXX)
+TICK=20 pin_server=() SRV_PID=""
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+cleanup() {
+	if [ -n "$SRV_PID" ]; then kill -KILL "$SRV_PID" 2>/dev/null || true; fi
+	rm -rf "$OUT" "$WORK"
+}
+trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 one() { # one TAG BINARY WORKLOAD N: a fresh server, one run, one JSON line
-	local tag=$1 bin=$2 w=$3 n=$4 d port="" args warm=5 dur=20 pid i
-	d=$(mktemp -d)
-	"$bin" --host 127.0.0.1 --port 0 --data "$d" --tick-rate 20 --max-players 10 \
-		--log-level info 2>"$d/log" >/dev/null &
-	pid=$!
-	for i in $(seq 100); do
-		port=$(grep -m1 -o 'event=listening.* port=[0-9]*' "$d/log" | grep -o 'port=[0-9]*' | cut -d= -f2 || true)
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
-	case $w in
-	w1) args="--clients $n --rooms 1 --players 10" ;;
-	w2) args="--clients $n --rooms $(((n + 9) / 10)) --players $n" ;;
-	w3) args="--clients $n --rooms $(((n + 9) / 10)) --players 0" warm=2 dur=3 ;;
-	esac
-	if [ -n "$port" ]; then
-		# shellcheck disable=SC2086
-		"$BENCH" "ws://127.0.0.1:$port/connect" $args --warmup $warm --duration $dur \
-			--tick-rate 20 --connect-rate 2000 --server-pid "$pid" --json 2>/dev/null |
-			tail -n 1 | sed "s/^/$tag $w $n /" >>"$OUT" || true
-	fi
-	kill -TERM "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-	rm -rf "$d"
+	local tag=$1 w=$3 n=$4 warm=5 dur=20
+	SERVER=$2
+	[ "$w" = w3 ] && warm=2 dur=3 # idle: only the memory matters
+	start_server "$tag-$w-$n" || return 0
+	# shellcheck disable=SC2046
+	"$BENCH" "ws://127.0.0.1:$SRV_PORT/connect" $(bench_args "$w" "$n") --warmup $warm \
+		--duration $dur --tick-rate "$TICK" --connect-rate 2000 --server-pid "$SRV_PID" \
+		--json 2>/dev/null | tail -n 1 | sed "s/^/$tag $w $n /" >>"$OUT" || true
+	stop_server
+	[ "$SRV_STATUS" = ok ] || log "$tag server: $SRV_STATUS"
 }
 
 for r in $(seq "$RUNS"); do

@@ -76,7 +76,7 @@ def scores_wait_while_redis_is_away():
         b.wait_up(timeout=4)
         # b reads the table when it hears of the change, or within a second.
         poll(lambda: rows(b.ask("top", r"top (.*)").group(1)) == {"carol": 35, "dave": 20},
-                     timeout=2, what="b shows the scores written after the outage")
+             timeout=2, what="b shows the scores written after the outage")
 
 
 @test
