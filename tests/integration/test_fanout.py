@@ -171,17 +171,24 @@ async def slow_reader_on_one_loop_never_delays_another_loop():
         fast = sockets[loops.index(0)]
         slow_loop_ws = sockets[loops.index(1)]
         await slow_loop_ws.close()
+
+        def members():
+            return http_json(s.port, "/api/stats")["members_per_worker"]
+        # Each departure is waited for: a candidate that lands where the
+        # last one just left would otherwise leave the counts unchanged.
+        alone = [1, 0]
+        await harness.apoll(lambda: members() == alone, 15, 0.005, f"members {alone}")
         # The slow reader: a raw socket on loop 1 with a tiny receive buffer.
         slow = None
         for _ in range(200):
-            before = http_json(s.port, "/api/stats")["members_per_worker"]
-            cand = RawWS(s.port, "/connect?room=slow")
-            after = harness.poll(lambda: (lambda a: a if a != before else None)(
-                http_json(s.port, "/api/stats")["members_per_worker"]), 15, 0.005, "counted")
-            if after[1] == before[1] + 1:
+            cand = await asyncio.to_thread(RawWS, s.port, "/connect?room=slow")
+            after = await harness.apoll(lambda: (lambda a: a if a != alone else None)(members()),
+                                        15, 0.005, "the candidate to be counted")
+            if after == [1, 1]:
                 slow = cand
                 break
             cand.close()
+            await harness.apoll(lambda: members() == alone, 15, 0.005, "the candidate to leave")
         assert slow is not None, "no connection landed on loop 1"
         slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         slow.send_text('["new_player","slow"]')
