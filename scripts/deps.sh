@@ -9,7 +9,7 @@ deb="dpkg-dev binutils"
 cluster="redis-server haproxy curl"
 case "${1:-build}" in
   build) want="$build" ;;
-  test)  want="$build $cluster python3 python3-websockets chromium nodejs npm clang libclang-rt-14-dev valgrind e2fsprogs $deb systemd groff-base man-db strace util-linux prometheus" ;;
+  test)  want="$build $cluster python3 python3-websockets chromium nodejs npm clang libclang-rt-14-dev valgrind e2fsprogs $deb systemd groff-base man-db strace util-linux iproute2 prometheus" ;;
   cluster) want="$build $cluster" ;;
   bench) want="$build python3 iproute2" ;;
   fuzz)  want="$build clang libclang-rt-14-dev" ;;

@@ -261,6 +261,7 @@ static void sp__limits(const sp_config *cfg, sp_server_limits *lim) {
   memset(lim, 0, sizeof *lim);
   lim->max_message = cfg->max_message;
   lim->max_queue = cfg->max_queue;
+  lim->sndbuf = (int)cfg->sndbuf;
   lim->max_conns = cfg->max_conns;
   lim->max_conns_per_ip = cfg->max_conns_per_ip;
   lim->header_timeout_ms = (uint64_t)(cfg->header_timeout * 1000);

@@ -594,6 +594,7 @@ int sp_worker_new(sp_shared *sh, int index, uv_os_sock_t fd, sp_worker **out) {
       .static_dir = cfg->static_dir,
       .max_message = cfg->max_message,
       .max_queue = cfg->max_queue,
+      .sndbuf = (int)cfg->sndbuf,
       .max_conns = cfg->max_conns,
       .max_conns_per_ip = cfg->max_conns_per_ip,
       .header_timeout_ms = (uint64_t)(cfg->header_timeout * 1000),

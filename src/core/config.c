@@ -116,6 +116,19 @@ const sp_option sp_options[SP_OPT_COUNT] = {
                           .help = "outgoing bytes a connection may have "
                                   "queued",
                           .flags = SP_OPT_RUNTIME},
+    /* Without a cap, Linux grows a slow reader's send buffer to
+     * net.ipv4.tcp_wmem's maximum (4 MiB by default): memory outside
+     * --max-queue, and seconds before the reader is found out. */
+    [SP_OPT_SNDBUF] = {.name = "sndbuf",
+                       .arg = "BYTES",
+                       .kind = SP_KIND_SIZE,
+                       AT(sndbuf),
+                       RANGE(0, 16 * 1024 * 1024),
+                       .def = "0",
+                       .valid = "0..16777216",
+                       .help = "kernel send buffer of each new connection; "
+                               "0 leaves it to the kernel",
+                       .flags = SP_OPT_RUNTIME},
     [SP_OPT_MAX_CONNS] = {.name = "max-conns",
                           .arg = "N",
                           .kind = SP_KIND_INT,

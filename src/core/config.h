@@ -41,6 +41,7 @@ typedef struct sp_config {
   uint64_t seed;
   size_t max_message;          /* largest client message, bytes */
   size_t max_queue;            /* outgoing bytes queued per connection */
+  size_t sndbuf;               /* kernel send buffer, 0 = the kernel's */
   int log_level;               /* sp_log_level */
   int log_format;              /* sp_log_format */
   char log_file[1024];         /* empty = standard error */
@@ -86,6 +87,7 @@ typedef enum {
   SP_OPT_SEED,
   SP_OPT_MAX_MESSAGE,
   SP_OPT_MAX_QUEUE,
+  SP_OPT_SNDBUF,
   SP_OPT_MAX_CONNS,
   SP_OPT_MAX_CONNS_PER_IP,
   SP_OPT_HEADER_TIMEOUT,

@@ -152,6 +152,10 @@ static void sp__on_connection(uv_stream_t *listener, int status) {
   }
   sp__set_peer(c);
   uv_tcp_nodelay(&c->tcp, 1);
+  if (s->opt.sndbuf > 0) {
+    int size = s->opt.sndbuf; /* libuv may write back what the kernel set */
+    uv_send_buffer_size((uv_handle_t *)&c->tcp, &size);
+  }
   int total = 0;
   int per_ip = sp_iptable_inc(s->ips, &c->ip, &total);
   c->ip_counted = per_ip > 0;
@@ -238,6 +242,7 @@ static void sp__set_rate(sp_server *s, double rate) {
 void sp_server_set_limits(sp_server *s, const sp_server_limits *lim) {
   s->opt.max_message = lim->max_message;
   s->opt.max_queue = lim->max_queue;
+  s->opt.sndbuf = lim->sndbuf;
   s->opt.max_conns = lim->max_conns;
   s->opt.max_conns_per_ip = lim->max_conns_per_ip;
   s->opt.header_timeout_ms = lim->header_timeout_ms;

@@ -27,6 +27,7 @@ typedef struct sp_server_options {
   const char *static_dir; /* NULL or "": the built-in client */
   size_t max_message;     /* largest client message (close 1009 beyond) */
   size_t max_queue;       /* outgoing bytes queued per WebSocket (cut beyond) */
+  int sndbuf;             /* SO_SNDBUF of accepted sockets; 0 = kernel's */
   int max_conns;          /* open connections (503 beyond) */
   int max_conns_per_ip;   /* open connections per client address (503 beyond) */
   uint64_t header_timeout_ms; /* a whole request head, or an idle keep-alive */
@@ -47,6 +48,7 @@ typedef struct sp_server_options {
 typedef struct sp_server_limits {
   size_t max_message;
   size_t max_queue;
+  int sndbuf;
   int max_conns;
   int max_conns_per_ip;
   uint64_t header_timeout_ms;

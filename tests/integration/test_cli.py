@@ -12,7 +12,7 @@ import harness
 from harness import BIN, Player, Server, free_port, test
 
 OPTIONS = ["--host", "--port", "--data", "--static", "--tick-rate", "--max-players", "--field",
-           "--seed", "--max-message", "--max-queue", "--log-level", "--help", "--version"]
+           "--seed", "--max-message", "--max-queue", "--sndbuf", "--log-level", "--help", "--version"]
 
 
 def run(args, timeout=5.0, env=None, cwd=None):
@@ -78,6 +78,8 @@ INVALID = [
     (["--max-message", "-5"], "max-message"),
     (["--max-queue", "abc"], "max-queue"),
     (["--max-queue", "-1"], "max-queue"),
+    (["--sndbuf", "-1"], "sndbuf"),
+    (["--sndbuf", "16777217"], "sndbuf"),
     (["--seed", "abc"], "seed"),
     (["--log-level", "loud"], "log-level"),
     (["--log-level", ""], "log-level"),

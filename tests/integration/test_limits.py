@@ -3,11 +3,17 @@
 (431), --header-timeout (slowloris, idle keep-alive, trickling bytes),
 --register-timeout (1008), --ping-interval (ping, then close when
 unanswered), --max-msg-rate (drop, then 1008 after 5 s over the rate) and
---allowed-origins (403)."""
+--allowed-origins (403), and --sndbuf (the kernel's send buffer of each
+connection, read back from the kernel with ss)."""
 import asyncio
 import json
+import os
+import re
 import select
+import signal
 import socket
+import subprocess
+import tempfile
 import time
 
 import harness
@@ -569,5 +575,66 @@ def legal_field_larger_than_queue_still_playable():
         assert got[:2] == ["handshake", "world"], got
         ws.close()
 
+
+# --- --sndbuf: the kernel's part of a slow reader's backlog --------------------
+
+def server_sndbuf(port, client):
+    """The send buffer the kernel gives the server's end of a connection
+    (skmem tb in ss(8)), found by the client's port."""
+    out = subprocess.run(["ss", "-tmnH", "state", "established", "src", f"127.0.0.1:{port}",
+                          "dst", f"127.0.0.1:{client.getsockname()[1]}"],
+                         capture_output=True, text=True, check=True).stdout
+    m = re.search(r"\btb(\d+)", out)
+    assert m, out
+    return int(m.group(1))
+
+
+@test
+def sndbuf_sets_each_connections_kernel_send_buffer_and_reloads():
+    """--sndbuf 16384 from the configuration file: each accepted socket has
+    the buffer asked for (the kernel doubles it for its bookkeeping, see
+    socket(7)); a SIGHUP with 65536 applies to the connections accepted
+    after it, and the ones already open keep theirs."""
+    with tempfile.TemporaryDirectory(prefix="snakepit-sndbuf-") as d:
+        conf = os.path.join(d, "s.conf")
+        with open(conf, "w") as f:
+            f.write("sndbuf = 16384\n")
+        with Server("--config", conf) as s:
+            old = hold_http(s.port)
+            assert server_sndbuf(s.port, old) == 2 * 16384
+            with open(conf, "w") as f:
+                f.write("sndbuf = 65536\n")
+            n = len(s.lines)
+            s.proc.send_signal(signal.SIGHUP)
+            poll(lambda: any("event=reload " in l and "applied=sndbuf" in l for l in s.lines[n:]),
+                 5, what="the reload applying sndbuf")
+
+            # Each worker applies it from its mailbox: new connections get it
+            # once theirs has (a deadline, not a sleep).
+            def new_size():
+                c = hold_http(s.port)
+                try:
+                    return server_sndbuf(s.port, c) == 2 * 65536
+                finally:
+                    c.close()
+            poll(new_size, 5, what="a new connection with 128 KiB")
+            assert server_sndbuf(s.port, old) == 2 * 16384
+            old.close()
+
+
+@test
+def sndbuf_without_a_value_leaves_the_kernel_its_own_sizing():
+    """By default the server does not set SO_SNDBUF and the kernel sizes
+    the buffer itself: on loopback it grows at once towards
+    net.ipv4.tcp_wmem's maximum (4 MiB by default), the memory --sndbuf
+    exists to bound."""
+    with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+        _, start, most = (int(x) for x in f.read().split())
+    with Server() as s:
+        c = hold_ws(s.port)
+        size = server_sndbuf(s.port, c)
+        c.close()
+    print(f"  kernel-sized send buffer: {size} B (tcp_wmem {start} .. {most})")
+    assert 2 * 16384 < size <= 2 * most, size
 
 harness.main()

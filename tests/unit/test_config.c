@@ -72,6 +72,7 @@ TEST(defaults_are_the_documented_ones) {
   ASSERT_EQ(c.has_seed, 0);
   ASSERT_EQ(c.max_message, 4096);
   ASSERT_EQ(c.max_queue, 1024 * 1024);
+  ASSERT_EQ(c.sndbuf, 0);
   ASSERT_EQ(c.log_level, SP_LOG_INFO);
   ASSERT_EQ(c.log_format, SP_LOG_LOGFMT);
   ASSERT_STR_EQ(c.log_file, "");
@@ -89,10 +90,11 @@ TEST(defaults_are_the_documented_ones) {
 TEST(runtime_options_are_the_limits_and_the_log) {
   uint64_t want =
       SP_OPT_BIT(SP_OPT_MAX_MESSAGE) | SP_OPT_BIT(SP_OPT_MAX_QUEUE) |
-      SP_OPT_BIT(SP_OPT_MAX_CONNS) | SP_OPT_BIT(SP_OPT_MAX_CONNS_PER_IP) |
-      SP_OPT_BIT(SP_OPT_HEADER_TIMEOUT) | SP_OPT_BIT(SP_OPT_REGISTER_TIMEOUT) |
-      SP_OPT_BIT(SP_OPT_PING_INTERVAL) | SP_OPT_BIT(SP_OPT_MAX_MSG_RATE) |
-      SP_OPT_BIT(SP_OPT_ALLOWED_ORIGINS) | SP_CONFIG_HUB_OPTIONS;
+      SP_OPT_BIT(SP_OPT_SNDBUF) | SP_OPT_BIT(SP_OPT_MAX_CONNS) |
+      SP_OPT_BIT(SP_OPT_MAX_CONNS_PER_IP) | SP_OPT_BIT(SP_OPT_HEADER_TIMEOUT) |
+      SP_OPT_BIT(SP_OPT_REGISTER_TIMEOUT) | SP_OPT_BIT(SP_OPT_PING_INTERVAL) |
+      SP_OPT_BIT(SP_OPT_MAX_MSG_RATE) | SP_OPT_BIT(SP_OPT_ALLOWED_ORIGINS) |
+      SP_CONFIG_HUB_OPTIONS;
   ASSERT_EQ(sp_config_runtime_mask(), want);
 }
 
