@@ -137,6 +137,15 @@ class Server:
                 return line
             time.sleep(0.02)
 
+    def reload(self, pattern, timeout=5.0):
+        """Sends SIGHUP and waits for a log line after it that matches;
+        returns the lines logged since the signal."""
+        n = len(self.lines)
+        self.proc.send_signal(signal.SIGHUP)
+        rx = re.compile(pattern)
+        poll(lambda: any(rx.search(l) for l in self.lines[n:]), timeout, what=pattern)
+        return self.lines[n:]
+
     def stop(self, sig=signal.SIGTERM, timeout=5.0):
         """Sends sig and returns the exit status (negative for a signal)."""
         if self.proc.poll() is None:

@@ -3,9 +3,7 @@ bad line names the file and the line (exit 2); SIGHUP reads the file again,
 applies what may change at run time, logs one `restart_needed` line for each
 change that may not, and a `reload` line listing both."""
 import os
-import re
 import shutil
-import signal
 import subprocess
 import tempfile
 
@@ -76,15 +74,6 @@ def bad_lines_name_the_file_and_the_line():
         assert code == 2 and "cannot read configuration file" in err and "missing.conf" in err, err
 
 
-def hup_and_wait(server, pattern, timeout=5.0):
-    """Sends SIGHUP and waits for a log line after it that matches."""
-    n = len(server.lines)
-    server.proc.send_signal(signal.SIGHUP)
-    harness.poll(lambda: any(re.search(pattern, l) for l in server.lines[n:]),
-                 timeout, what=pattern)
-    return server.lines[n:]
-
-
 @test
 def sighup_applies_the_log_level_and_names_what_needs_a_restart():
     with Dir() as d:
@@ -95,7 +84,7 @@ def sighup_applies_the_log_level_and_names_what_needs_a_restart():
             # The port comes from the flag (--port 0): the file cannot move it.
             d.write("r.conf", "log-level = debug\ntick-rate = 20\nmax-conns-per-ip = 5\n"
                               "port = 1\n")
-            after = hup_and_wait(s, r"event=reload ")
+            after = s.reload(r"event=reload ")
             reload = [l for l in after if "event=reload " in l]
             assert len(reload) == 1, after
             assert "applied=max-conns-per-ip,log-level not_applied=tick-rate" in reload[0], reload
@@ -126,7 +115,7 @@ async def sighup_lowers_the_limits_for_open_and_new_connections():
             old.send_text('["new_player", "ann"]')
             assert old.recv_json()[0][0] == "handshake"
             d.write("l.conf", "max-message = 100\nmax-conns-per-ip = 2\nbots = 3\n")
-            after = hup_and_wait(s, r"event=reload ")
+            after = s.reload(r"event=reload ")
             line = next(l for l in after if "event=reload " in l)
             assert "applied=max-message,max-conns-per-ip not_applied=bots" in line, line
             restart = [fields(l) for l in after if "event=restart_needed" in l]
@@ -166,7 +155,7 @@ def sighup_switches_the_log_to_json():
         conf = d.write("j.conf", "bots = 0\n")
         with Server("--config", conf) as s:
             d.write("j.conf", "bots = 1\nlog-format = json\n")
-            after = hup_and_wait(s, r'"event":"reload"')
+            after = s.reload(r'"event":"reload"')
             objs = [json.loads(l) for l in after if l.startswith("{")]
             assert [o["event"] for o in objs] == ["restart_needed", "reload"], after
             assert objs[0]["option"] == "bots" and objs[0]["asked"] == "1", objs
@@ -181,21 +170,21 @@ def sighup_with_a_broken_file_keeps_running_as_before():
         conf = d.write("b.conf", "bots = 1\n")
         with Server("--config", conf) as s:
             d.write("b.conf", "bots = 1\nlog-level = loud\n")
-            after = hup_and_wait(s, r"event=reload_failed")
+            after = s.reload(r"event=reload_failed")
             line = next(l for l in after if "reload_failed" in l)
             assert "b.conf:2: invalid value for log-level: 'loud'" in line, line
             assert "level=error" in line
             assert harness.healthz(s.port)
             # Fixed again: the next SIGHUP reads it.
             d.write("b.conf", "bots = 1\n")
-            after = hup_and_wait(s, r"event=reload ")
+            after = s.reload(r"event=reload ")
             assert any("applied=none not_applied=none" in l for l in after), after
 
 
 @test
 def sighup_without_a_file_only_reopens_the_log():
     with Server() as s:
-        after = hup_and_wait(s, r"event=reload config=none")
+        after = s.reload(r"event=reload config=none")
         assert s.alive() and harness.healthz(s.port), after
 
 

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import select
-import signal
 import socket
 import subprocess
 import tempfile
@@ -604,10 +603,7 @@ def sndbuf_sets_each_connections_kernel_send_buffer_and_reloads():
             assert server_sndbuf(s.port, old) == 2 * 16384
             with open(conf, "w") as f:
                 f.write("sndbuf = 65536\n")
-            n = len(s.lines)
-            s.proc.send_signal(signal.SIGHUP)
-            poll(lambda: any("event=reload " in l and "applied=sndbuf" in l for l in s.lines[n:]),
-                 5, what="the reload applying sndbuf")
+            s.reload(r"event=reload .*applied=sndbuf")
 
             # Each worker applies it from its mailbox: new connections get it
             # once theirs has (a deadline, not a sleep).
