@@ -71,13 +71,18 @@ listening() {
     done
 }
 
-# A loopback port nobody listens on, and that we have not handed out.
+# A loopback port nobody listens on, and that we have not handed out. It
+# is taken below the kernel's ephemeral range: a port in that range may
+# be the local port of any outgoing connection (a client, a node's link to
+# Redis), and then Redis cannot bind it.
 TAKEN=" "
 free_port() {
-  local used p i
+  local used p i lo=10000 hi
+  hi=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [ "$hi" -gt $((lo + 1000)) ] || { lo=20000 hi=60000; }
   used=" $(listening | tr '\n' ' ') "
   for i in $(seq 1 200); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo)))
     case "$used$TAKEN" in *" $p "*) continue ;; esac
     TAKEN="$TAKEN$p "
     echo "$p"

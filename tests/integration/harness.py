@@ -12,6 +12,7 @@ import base64
 import inspect
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -379,9 +380,28 @@ class RawWS:
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free now, below the kernel's ephemeral range: a port
+    the kernel hands out (bind to 0) may become the local port of any
+    client connection of the tests running side by side, and then the
+    server that was to listen on it cannot bind it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            hi = int(f.read().split()[0])
+    except (OSError, ValueError):
+        hi = 32768
+    if hi <= 11000:  # an unusual range: let the kernel choose
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    for _ in range(200):
+        port = random.randrange(10000, hi)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port below the ephemeral range")
 
 
 async def ws_connect(server, room=None, **kw):

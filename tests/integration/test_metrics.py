@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -192,12 +191,6 @@ def cluster_mode_adds_the_cluster_series():
         assert total(samples, "snakepit_score_writes_total", store="redis") == 0
 
 
-def free_port():
-    with socket.socket() as so:
-        so.bind(("127.0.0.1", 0))
-        return so.getsockname()[1]
-
-
 def prom_query(port, q):
     url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": q})
     with urllib.request.urlopen(url, timeout=2) as r:
@@ -225,7 +218,7 @@ async def prometheus_scrapes_the_server_and_answers_a_query():
                 f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
                         "scrape_configs:\n  - job_name: snakepit\n    static_configs:\n"
                         f"      - targets: ['127.0.0.1:{s.port}']\n")
-            web = free_port()
+            web = harness.free_port()
             prom = subprocess.Popen([PROMETHEUS, f"--config.file={conf}",
                                      f"--storage.tsdb.path={os.path.join(tmp, 'data')}",
                                      f"--web.listen-address=127.0.0.1:{web}"],
